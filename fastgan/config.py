@@ -1,0 +1,119 @@
+"""Configuration as dataclasses; command-line flags are generated from their fields.
+
+Every field of TrainConfig (and ModelConfig) is a flag: `batch_size` is `--batch-size`, a bool
+`compile` is `--compile/--no-compile`, a tuple is a comma-separated list.
+"""
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+
+
+def opt(default, help, **kw):
+    """A config field with its command-line help (and argparse extras such as choices)."""
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class ModelConfig:
+    latent_dim: int = opt(100, "size of the noise vector z ~ N(0, I)")
+    g_hidden: tuple = opt((256, 512, 1024), "generator hidden widths")
+    d_hidden: tuple = opt((512, 256), "discriminator hidden widths")
+    image_dim: int = opt(784, "pixels per image (28 x 28)")
+    negative_slope: float = opt(0.2, "LeakyReLU slope of the hidden layers")
+
+
+@dataclass
+class TrainConfig:
+    device: str = opt("auto", "cpu, cuda, cuda:N, or auto (cuda when available)")
+    data_dir: str | None = opt(None, "folder with the four MNIST .gz files "
+                               "(else $FASTGAN_DATA, ~/.cache/fastgan/mnist, download)")
+    out: str | None = opt(None, "output folder (default runs/<timestamp>)")
+    resume: str | None = opt(None, "continue the run in this folder from its last checkpoint")
+    epochs: int = opt(30, "passes over the training images")
+    steps: int | None = opt(None, "generator steps to train (overrides --epochs)")
+    batch_size: int = opt(64, "images per minibatch")
+    k: int = opt(1, "discriminator steps per generator step (Algorithm 1)")
+    g_loss: str = opt("ns", "generator loss: ns = maximize log D(G(z)), "
+                      "minimax = minimize log(1 - D(G(z)))", choices=("ns", "minimax"))
+    real_label: float = opt(1.0, "target for real images in the D loss (< 1: one-sided smoothing)")
+    lr: float = opt(2e-4, "Adam learning rate (both networks)")
+    beta1: float = opt(0.5, "Adam beta1")
+    beta2: float = opt(0.999, "Adam beta2")
+    seed: int = opt(0, "seed; fixes a CPU run bit for bit")
+    train_size: int = opt(50000, "training images taken from the 60k (the rest is the paper's "
+                          "validation split, used by the Parzen estimate)")
+    compile: bool | None = opt(None, "torch.compile the D and G steps (default: on for CUDA, "
+                               "off for the CPU where eager measured faster)")
+    backend: str = opt("auto", "op implementation: triton (CUDA / interpreter) or torch "
+                       "(the reference); auto picks triton where it runs",
+                       choices=("auto", "triton", "torch"))
+    precision: str = opt("tf32", "float32 dots in the Triton kernels: tf32 (tensor cores) or "
+                         "fp32 (exact ieee)", choices=("fp32", "tf32"))
+    log_every: int = opt(100, "steps between log lines (the only host syncs)")
+    ckpt_every: int = opt(2000, "steps between checkpoints (one is also written at the end)")
+    eval_every: int = opt(0, "epochs between classifier scores (0: only at the end, if --eval)")
+    target_fid: float | None = opt(None, "stop once the classifier FID is at or below this")
+    progress: bool = opt(True, "live progress bar on a terminal")
+    tensorboard: bool = opt(True, "write TensorBoard logs when tensorboard is installed")
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+
+def _parse_tuple(text):
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def _none_or(kind):
+    def parse(text):
+        return None if text.lower() == "none" else kind(text)
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_flags(parser, cls) -> None:
+    """Adds one flag per field of the dataclass cls (nested dataclasses flattened)."""
+    defaults = cls()
+    for f in dataclasses.fields(cls):
+        default = getattr(defaults, f.name)
+        if dataclasses.is_dataclass(default):
+            add_flags(parser, type(default))
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        extra = {k: v for k, v in f.metadata.items() if k != "help"}
+        help_ = f"{f.metadata.get('help', '')} (default: {default})"
+        if isinstance(default, bool) or f.type == (bool | None):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_)
+        elif isinstance(default, tuple):
+            parser.add_argument(flag, type=_parse_tuple, help=help_, metavar="N,N,...")
+        else:
+            kind = {int: int, float: float, str: str}.get(type(default))
+            kind = kind or (int if "int" in str(f.type) else float if "float" in str(f.type)
+                            else str)
+            parser.add_argument(flag, type=_none_or(kind), help=help_, **extra)
+
+
+def from_flags(args: dict, base: TrainConfig | None = None) -> TrainConfig:
+    """A TrainConfig from base (or the defaults) with the given flags (name -> value) applied."""
+    cfg = dataclasses.replace(base) if base else TrainConfig()
+    model = dataclasses.replace(cfg.model)
+    for name, value in args.items():
+        if hasattr(model, name):
+            setattr(model, name, value)
+        elif hasattr(cfg, name):
+            setattr(cfg, name, value)
+    cfg.model = model
+    return cfg
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(d: dict) -> TrainConfig:
+    d = dict(d)
+    model = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v
+                           for k, v in d.pop("model", {}).items()})
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in d.items() if k in names}, model=model)

@@ -1,0 +1,188 @@
+"""MNIST from the original IDX .gz files: find, verify (MD5, magic, shape), load to a device.
+
+Where the files are looked for, first match wins:
+  1. the folder given as --data-dir          (must hold the four files)
+  2. the folder in $FASTGAN_DATA             (must hold the four files)
+  3. the cache folder ~/.cache/fastgan/mnist ($FASTGAN_CACHE overrides ~/.cache/fastgan)
+  4. a download into the cache from the public mirrors ($FASTGAN_MIRRORS: space-separated
+     base URLs), each file checked against its MD5 before it is kept.
+Every problem (missing, truncated, wrong magic, wrong MD5) is a DataError: one line, exit 2.
+"""
+import gzip
+import hashlib
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fastgan.cli import UserError
+
+FILES = {  # name -> (md5, IDX magic, shape)
+    "train-images-idx3-ubyte.gz": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", 2051, (60000, 28, 28)),
+    "train-labels-idx1-ubyte.gz": ("d53e105ee54ea40749a09fcbcd1e9432", 2049, (60000,)),
+    "t10k-images-idx3-ubyte.gz": ("9fb629c4189551a2d022fa330f9573f3", 2051, (10000, 28, 28)),
+    "t10k-labels-idx1-ubyte.gz": ("ec29112dd5afa0611ce80d1b7f02629c", 2049, (10000,)),
+}
+MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+           "https://storage.googleapis.com/cvdf-datasets/mnist/")
+
+
+class DataError(UserError):
+    pass
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("FASTGAN_CACHE", Path.home() / ".cache" / "fastgan")) / "mnist"
+
+
+def _has_all(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in FILES)
+
+
+def find(data_dir: str | None = None, download: bool = True) -> Path:
+    """The folder holding the four MNIST files, following the search order above."""
+    for source, folder in (("--data-dir", data_dir), ("$FASTGAN_DATA",
+                                                      os.environ.get("FASTGAN_DATA"))):
+        if folder:
+            folder = Path(folder).expanduser()
+            if not folder.is_dir():
+                raise DataError(f"MNIST folder {folder} (from {source}) does not exist")
+            missing = [n for n in FILES if not (folder / n).is_file()]
+            if missing:
+                raise DataError(f"MNIST folder {folder} (from {source}) lacks {', '.join(missing)}")
+            return folder
+    cache = cache_dir()
+    if _has_all(cache):
+        return cache
+    if not download:
+        raise DataError(f"MNIST not found: put the four IDX .gz files in {cache} or point "
+                        "--data-dir / $FASTGAN_DATA at them")
+    _download(cache)
+    return cache
+
+
+def _download(cache: Path) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    mirrors = os.environ.get("FASTGAN_MIRRORS", " ".join(MIRRORS)).split()
+    for name, (md5, _, _) in FILES.items():
+        if (cache / name).is_file():
+            continue
+        errors = []
+        for base in mirrors:
+            try:
+                _fetch(base.rstrip("/") + "/" + name, cache / name, md5)
+                break
+            except (OSError, ValueError) as e:
+                errors.append(f"{base}: {e}")
+        else:
+            raise DataError(f"could not download {name} ({'; '.join(errors)}); offline, put the "
+                            f"four MNIST IDX .gz files in {cache} or point --data-dir / "
+                            "$FASTGAN_DATA at them")
+
+
+def _fetch(url: str, dest: Path, md5: str) -> None:
+    """Downloads url to dest with a progress bar; kept only if its MD5 matches (atomic rename)."""
+    with urllib.request.urlopen(url, timeout=30) as r:
+        total = int(r.headers.get("Content-Length") or 0)
+        digest, done = hashlib.md5(), 0
+        with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, suffix=".part") as f:
+            try:
+                while chunk := r.read(1 << 16):
+                    f.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if total and sys.stderr.isatty():
+                        print(f"\r{dest.name}: {done * 100 // total:3d}% of {total >> 10} KiB",
+                              end="", file=sys.stderr)
+                if sys.stderr.isatty():
+                    print(file=sys.stderr)
+                if digest.hexdigest() != md5:
+                    raise ValueError(f"MD5 {digest.hexdigest()} != {md5}")
+                f.close()
+                os.replace(f.name, dest)
+            finally:
+                if os.path.exists(f.name):
+                    os.unlink(f.name)
+
+
+def md5sum(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_idx(path: Path, magic: int, shape: tuple, md5: str | None = None) -> np.ndarray:
+    """One IDX .gz file as a uint8 array, after checking its MD5, magic number and shape."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if md5 is not None and md5sum(path) != md5:
+        raise DataError(f"{path}: MD5 mismatch (corrupt or not the original MNIST file); "
+                        "delete it and fetch it again")
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: not a readable gzip file ({e})") from None
+    if len(raw) < 4 or struct.unpack(">I", raw[:4])[0] != magic:
+        found = struct.unpack(">I", raw[:4])[0] if len(raw) >= 4 else None
+        raise DataError(f"{path}: wrong IDX magic number {found} (expected {magic})")
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated IDX header")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    if tuple(dims) != tuple(shape):
+        raise DataError(f"{path}: shape {tuple(dims)} (expected {tuple(shape)})")
+    if len(raw) != header + int(np.prod(dims)):
+        raise DataError(f"{path}: truncated ({len(raw) - header} of {int(np.prod(dims))} bytes)")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def load_split(folder: Path, split: str, verify_md5: bool = True):
+    """(images uint8 [n, 28, 28], labels uint8 [n]) of split "train" or "test"."""
+    prefix = "train" if split == "train" else "t10k"
+    out = []
+    for kind in ("images-idx3", "labels-idx1"):
+        name = f"{prefix}-{kind}-ubyte.gz"
+        md5, magic, shape = FILES[name]
+        out.append(read_idx(folder / name, magic, shape, md5 if verify_md5 else None))
+    return out[0], out[1]
+
+
+def to_unit_range(images: np.ndarray, device="cpu") -> torch.Tensor:
+    """uint8 [n, 28, 28] -> float32 [n, 784] in [-1, 1] on device (one host-to-device copy)."""
+    x = torch.from_numpy(images.reshape(len(images), -1).copy()).to(device)
+    return x.float().div_(127.5).sub_(1.0)
+
+
+class Batches:
+    """The training images resident on the device; a fresh permutation per epoch, drawn on
+    the device from (seed, epoch), so a resumed run sees the same batches. Batches are gathers
+    of device indices: no DataLoader, no host copy per step."""
+
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int):
+        if batch_size > len(images):
+            raise UserError(f"--batch-size {batch_size} exceeds the {len(images)} training images")
+        self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.per_epoch = len(images) // batch_size   # the last partial batch is dropped
+        self._gen = torch.Generator(device=images.device)
+        self._epoch, self._perm = None, None
+
+    def get(self, batch_index: int) -> torch.Tensor:
+        """The global batch number batch_index (epoch = batch_index // per_epoch): [B, 784]."""
+        epoch, i = divmod(batch_index, self.per_epoch)
+        if epoch != self._epoch:
+            self._gen.manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm = torch.randperm(len(self.images), generator=self._gen,
+                                        device=self.images.device)
+            self._epoch = epoch
+        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+        return self.images[idx]

@@ -1,0 +1,54 @@
+"""Which implementation an op call takes: the Triton kernels or the pure-PyTorch reference.
+
+CUDA tensors go to Triton. CPU tensors go to the reference, except with TRITON_INTERPRET=1 set
+(read once, at import, as Triton itself does), where eager calls run the Triton kernels in the
+interpreter so the same tests cover them without a GPU. A graph being traced by torch.compile on
+the CPU always takes the reference: Triton finds no driver there, so it cannot be traced.
+`set_backend("torch")` forces the reference everywhere (for comparisons on the GPU).
+"""
+import os
+
+import torch
+
+INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
+BACKENDS = ("auto", "triton", "torch")
+_backend = "auto"
+_cuda_precision = "tf32"
+
+
+def set_backend(name: str) -> None:
+    """"auto" / "triton": Triton where it can run (CUDA, or the interpreter); "torch": reference."""
+    global _backend
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    _backend = name
+
+
+def get_backend() -> str:
+    return _backend
+
+
+def triton_available(device: torch.device) -> bool:
+    """True where the Triton kernels can run on tensors of this device."""
+    return device.type == "cuda" or (INTERPRET and device.type == "cpu")
+
+
+def use_triton(t: torch.Tensor) -> bool:
+    if _backend == "torch":
+        return False
+    if t.is_cuda:
+        return True
+    return INTERPRET and t.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
+def set_precision(name: str) -> None:
+    """Default float32 dot precision of the kernels on CUDA: "tf32" (tensor cores) or "ieee"."""
+    global _cuda_precision
+    if name not in ("ieee", "tf32"):
+        raise ValueError(f"precision must be 'ieee' or 'tf32', got {name!r}")
+    _cuda_precision = name
+
+
+def default_precision(t: torch.Tensor) -> str:
+    """float32 dot precision: the set one (tf32 unless changed) on CUDA, ieee in the interpreter."""
+    return _cuda_precision if t.is_cuda else "ieee"

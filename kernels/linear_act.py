@@ -1,0 +1,290 @@
+"""Fused linear + activation: Y = act(X W^T + b), with its backward, as Triton kernels.
+
+Shapes: X [M, K], W [N, K], b [N] or None -> Y [M, N]; any M, N, K >= 1 (edges masked), any
+strides (a stride-0 gradient from `.sum()` works as is). dtypes: float32 (dot precision "ieee" or
+"tf32") or bfloat16 (fp32 accumulation); X, W and b share one dtype.
+act: "leaky_relu" (slope in (0, 1)), "tanh" or "none", applied to the fp32 accumulator before the
+one store.
+
+Backward, from the saved output Y rather than the pre-activation Z (one M x N tensor kept):
+    act'(Z) = 1 where Y > 0 else slope   (leaky_relu, slope > 0: sign(Y) = sign(Z))
+            = 1 - Y^2                    (tanh)
+            = 1                          (none)
+    dZ = dY * act'(Y)        recomputed tile by tile inside both GEMMs, never stored
+    dX = dZ W                [M, N] @ [N, K]  (kernel _dx)
+    dW = dZ^T X              [N, M] @ [M, K]  (kernel _dw), db = sum_rows dZ fused into it
+"""
+import torch
+import triton
+import triton.language as tl
+from torch.library import triton_op, wrap_triton
+
+from kernels._dispatch import INTERPRET, default_precision, use_triton
+from kernels.linear_act_ref import linear_act_ref
+
+ACTIVATIONS = {"none": 0, "leaky_relu": 1, "tanh": 2}
+PRECISIONS = ("ieee", "tf32")
+DTYPES = (torch.float32, torch.bfloat16)
+
+
+# ---- autotune configs: the one place they are declared --------------------------------------
+def _configs(tiles):
+    if INTERPRET:  # the interpreter runs one config; tl.dot needs every block dim >= 16
+        return [triton.Config({"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 64}, num_warps=4)]
+    return [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k}, num_warps=w, num_stages=s)
+            for m, n, k, w, s in tiles]
+
+
+# (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages): small tiles for batch-64 layers (more CTAs on
+# the SMs), large ones for big batches. Keyed on the power-of-two bucket of the batch and on
+# the layer's N and K, so each layer shape tunes once per batch size bucket.
+_FWD_TILES = [(16, 64, 64, 4, 4), (32, 64, 64, 4, 4), (64, 64, 64, 4, 3), (64, 128, 64, 4, 3),
+              (128, 128, 32, 8, 3), (128, 256, 64, 8, 3), (128, 64, 64, 4, 4)]
+_BWD_TILES = [(16, 64, 64, 4, 4), (32, 64, 64, 4, 4), (64, 64, 64, 4, 3), (64, 128, 32, 4, 3),
+              (128, 128, 32, 8, 3), (128, 64, 64, 4, 4)]
+_KEY = ["M_BUCKET", "N", "K"]
+
+
+# ---- kernels -------------------------------------------------------------------------------
+@triton.jit
+def _tanh(z):
+    # tanh without libdevice (the interpreter has none). For |z| < 0.25 an odd Taylor series
+    # (next term < 1e-10 relative) avoids the cancellation in 1 - e^{-2|z|}; elsewhere
+    # (1 - t) / (1 + t) with t = e^{-2|z|} <= 0.61 loses at most about one ulp.
+    a = tl.abs(z)
+    t = tl.exp(-2.0 * a)
+    big = (1.0 - t) / (1.0 + t)
+    z2 = z * z
+    small = z * (1.0 + z2 * (-1.0 / 3.0 + z2 * (2.0 / 15.0 + z2 * (-17.0 / 315.0 + z2 * (
+        62.0 / 2835.0 + z2 * (-1382.0 / 155925.0))))))
+    return tl.where(a < 0.25, small, tl.where(z < 0, -big, big))
+
+
+@triton.jit
+def _act(z, slope, ACT: tl.constexpr):
+    if ACT == 1:
+        z = tl.where(z > 0, z, z * slope)
+    elif ACT == 2:
+        z = _tanh(z)
+    return z
+
+
+@triton.jit
+def _act_grad(dy, y, slope, ACT: tl.constexpr):
+    """dZ = dY * act'(Y), in fp32, from the saved output Y."""
+    dy = dy.to(tl.float32)
+    y = y.to(tl.float32)
+    if ACT == 1:
+        dy = tl.where(y > 0, dy, dy * slope)
+    elif ACT == 2:
+        dy = dy * (1.0 - y * y)
+    return dy
+
+
+@triton.jit
+def _tile_ids(pid, num_a, num_b, GROUP: tl.constexpr):
+    # Grouped ordering: GROUP consecutive row-tiles share column tiles, for L2 reuse.
+    per_group = GROUP * num_b
+    first = (pid // per_group) * GROUP
+    size = tl.minimum(num_a - first, GROUP)
+    return first + (pid % per_group) % size, (pid % per_group) // size
+
+
+@triton.autotune(configs=_configs(_FWD_TILES), key=_KEY)
+@triton.jit
+def _fwd(x_ptr, w_ptr, b_ptr, y_ptr, M, N, K, M_BUCKET,
+         sxm, sxk, swn, swk, sym, syn, slope,
+         ACT: tl.constexpr, HAS_BIAS: tl.constexpr, PRECISION: tl.constexpr,
+         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    pid_m, pid_n = _tile_ids(tl.program_id(0), tl.cdiv(M, BLOCK_M), tl.cdiv(N, BLOCK_N), 8)
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    rk = tl.arange(0, BLOCK_K)
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        kk = k0 + rk
+        x = tl.load(x_ptr + rm[:, None] * sxm + kk[None, :] * sxk,
+                    mask=(rm[:, None] < M) & (kk[None, :] < K), other=0.0)       # [BM, BK]
+        wt = tl.load(w_ptr + rn[None, :] * swn + kk[:, None] * swk,
+                     mask=(rn[None, :] < N) & (kk[:, None] < K), other=0.0)      # [BK, BN] = W^T
+        acc = tl.dot(x, wt, acc, input_precision=PRECISION)
+    if HAS_BIAS:
+        acc += tl.load(b_ptr + rn, mask=rn < N, other=0.0).to(tl.float32)[None, :]
+    acc = _act(acc, slope, ACT)
+    tl.store(y_ptr + rm[:, None] * sym + rn[None, :] * syn, acc.to(y_ptr.dtype.element_ty),
+             mask=(rm[:, None] < M) & (rn[None, :] < N))
+
+
+@triton.autotune(configs=_configs(_BWD_TILES), key=_KEY)
+@triton.jit
+def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K, M_BUCKET,
+        sdm, sdn, sym, syn, swn, swk, sxm, sxk, slope,
+        ACT: tl.constexpr, PRECISION: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    # dX [M, K] = dZ [M, N] @ W [N, K]; tiles over (M, K), loop over N.
+    pid_m, pid_k = _tile_ids(tl.program_id(0), tl.cdiv(M, BLOCK_M), tl.cdiv(K, BLOCK_K), 8)
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rk = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
+    rn = tl.arange(0, BLOCK_N)
+    acc = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
+    for n0 in range(0, N, BLOCK_N):
+        nn = n0 + rn
+        mask = (rm[:, None] < M) & (nn[None, :] < N)
+        dy = tl.load(dy_ptr + rm[:, None] * sdm + nn[None, :] * sdn, mask=mask, other=0.0)
+        y = tl.load(y_ptr + rm[:, None] * sym + nn[None, :] * syn, mask=mask, other=0.0)
+        w = tl.load(w_ptr + nn[:, None] * swn + rk[None, :] * swk,
+                    mask=(nn[:, None] < N) & (rk[None, :] < K), other=0.0)       # [BN, BK]
+        dz = _act_grad(dy, y, slope, ACT).to(w.dtype)                             # [BM, BN]
+        acc = tl.dot(dz, w, acc, input_precision=PRECISION)
+    tl.store(dx_ptr + rm[:, None] * sxm + rk[None, :] * sxk, acc.to(dx_ptr.dtype.element_ty),
+             mask=(rm[:, None] < M) & (rk[None, :] < K))
+
+
+@triton.autotune(configs=_configs(_BWD_TILES), key=_KEY)
+@triton.jit
+def _dw(dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr, M, N, K, M_BUCKET,
+        sdm, sdn, sym, syn, sxm, sxk, swn, swk, slope,
+        ACT: tl.constexpr, HAS_BIAS: tl.constexpr, PRECISION: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    # dW [N, K] = dZ^T [N, M] @ X [M, K]; tiles over (N, K), loop over M.
+    # db [N] = sum over M of dZ: the row sums of the same dZ^T tiles, stored by the pid_k == 0 column.
+    pid_n, pid_k = _tile_ids(tl.program_id(0), tl.cdiv(N, BLOCK_N), tl.cdiv(K, BLOCK_K), 8)
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    rk = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
+    rm = tl.arange(0, BLOCK_M)
+    acc = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
+    db = tl.zeros((BLOCK_N,), dtype=tl.float32)
+    for m0 in range(0, M, BLOCK_M):
+        mm = m0 + rm
+        mask = (rn[:, None] < N) & (mm[None, :] < M)
+        dyt = tl.load(dy_ptr + mm[None, :] * sdm + rn[:, None] * sdn, mask=mask, other=0.0)
+        yt = tl.load(y_ptr + mm[None, :] * sym + rn[:, None] * syn, mask=mask, other=0.0)
+        x = tl.load(x_ptr + mm[:, None] * sxm + rk[None, :] * sxk,
+                    mask=(mm[:, None] < M) & (rk[None, :] < K), other=0.0)       # [BM, BK]
+        dzt = _act_grad(dyt, yt, slope, ACT)                                      # [BN, BM]
+        if HAS_BIAS:
+            db += tl.sum(dzt, axis=1)
+        acc = tl.dot(dzt.to(x.dtype), x, acc, input_precision=PRECISION)
+    tl.store(dw_ptr + rn[:, None] * swn + rk[None, :] * swk, acc.to(dw_ptr.dtype.element_ty),
+             mask=(rn[:, None] < N) & (rk[None, :] < K))
+    if HAS_BIAS:
+        if pid_k == 0:
+            tl.store(db_ptr + rn, db.to(db_ptr.dtype.element_ty), mask=rn < N)
+
+
+# ---- launchers -----------------------------------------------------------------------------
+def _bucket(m: int) -> int:
+    return triton.next_power_of_2(m)
+
+
+def _grid(a, b, block_a, block_b):
+    return lambda meta: (triton.cdiv(a, meta[block_a]) * triton.cdiv(b, meta[block_b]),)
+
+
+def _check(x, weight, bias, act, slope, precision):
+    if x.dim() != 2 or weight.dim() != 2:
+        raise ValueError(f"linear_act: x and weight must be 2-D, got {tuple(x.shape)} and "
+                         f"{tuple(weight.shape)}")
+    if x.shape[1] != weight.shape[1] or 0 in x.shape or 0 in weight.shape:
+        raise ValueError(f"linear_act: x {tuple(x.shape)} and weight {tuple(weight.shape)} do "
+                         "not match as [M, K] and [N, K] with M, N, K >= 1")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"linear_act: bias must have shape ({weight.shape[0]},), "
+                         f"got {tuple(bias.shape)}")
+    if act not in ACTIVATIONS:
+        raise ValueError(f"linear_act: activation must be one of {tuple(ACTIVATIONS)}, got {act!r}")
+    if act == "leaky_relu" and not 0.0 < slope < 1.0:
+        raise ValueError(f"linear_act: negative_slope must be in (0, 1), got {slope}")
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"linear_act: input_precision must be one of {PRECISIONS}, "
+                         f"got {precision!r}")
+    tensors = [x, weight] + ([bias] if bias is not None else [])
+    if len({t.dtype for t in tensors}) != 1 or len({t.device for t in tensors}) != 1:
+        raise TypeError("linear_act: x, weight and bias must share one dtype and device, got "
+                        + ", ".join(f"{t.dtype} on {t.device}" for t in tensors))
+
+
+def _check_kernel_dtype(x):
+    if x.dtype not in DTYPES:
+        raise TypeError(f"linear_act: the Triton kernel takes float32 or bfloat16, got {x.dtype}")
+
+
+@triton_op("fastgan::linear_act_fwd", mutates_args={})
+def linear_act_fwd(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, act: int,
+                   slope: float, precision: str) -> torch.Tensor:
+    M, K = x.shape
+    N = weight.shape[0]
+    y = torch.empty((M, N), dtype=x.dtype, device=x.device)
+    wrap_triton(_fwd)[_grid(M, N, "BLOCK_M", "BLOCK_N")](
+        x, weight, bias if bias is not None else y, y, M, N, K, _bucket(M),
+        x.stride(0), x.stride(1), weight.stride(0), weight.stride(1), y.stride(0), y.stride(1),
+        slope, ACT=act, HAS_BIAS=bias is not None, PRECISION=precision)
+    return y
+
+
+@triton_op("fastgan::linear_act_bwd_dx", mutates_args={})
+def linear_act_bwd_dx(dy: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, act: int,
+                      slope: float, precision: str) -> torch.Tensor:
+    M, N = y.shape
+    K = weight.shape[1]
+    dx = torch.empty((M, K), dtype=weight.dtype, device=y.device)
+    wrap_triton(_dx)[_grid(M, K, "BLOCK_M", "BLOCK_K")](
+        dy, y, weight, dx, M, N, K, _bucket(M), dy.stride(0), dy.stride(1), y.stride(0),
+        y.stride(1), weight.stride(0), weight.stride(1), dx.stride(0), dx.stride(1),
+        slope, ACT=act, PRECISION=precision)
+    return dx
+
+
+@triton_op("fastgan::linear_act_bwd_dw", mutates_args={})
+def linear_act_bwd_dw(dy: torch.Tensor, y: torch.Tensor, x: torch.Tensor, act: int, slope: float,
+                      has_bias: bool, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
+    M, N = y.shape
+    K = x.shape[1]
+    dw = torch.empty((N, K), dtype=x.dtype, device=x.device)
+    db = torch.empty((N if has_bias else 0,), dtype=x.dtype, device=x.device)
+    wrap_triton(_dw)[_grid(N, K, "BLOCK_N", "BLOCK_K")](
+        dy, y, x, dw, db, M, N, K, _bucket(M), dy.stride(0), dy.stride(1), y.stride(0),
+        y.stride(1), x.stride(0), x.stride(1), dw.stride(0), dw.stride(1),
+        slope, ACT=act, HAS_BIAS=has_bias, PRECISION=precision)
+    return dw, db
+
+
+# ---- autograd ------------------------------------------------------------------------------
+def _setup_context(ctx, inputs, output):
+    x, weight, bias, act, slope, precision = inputs
+    ctx.save_for_backward(x, weight, output)
+    ctx.act, ctx.slope, ctx.precision, ctx.has_bias = act, slope, precision, bias is not None
+
+
+def _backward(ctx, dy):
+    x, weight, y = ctx.saved_tensors
+    need_x, need_w, need_b = ctx.needs_input_grad[:3]
+    dx = dw = db = None
+    if need_x:
+        dx = linear_act_bwd_dx(dy, y, weight, ctx.act, ctx.slope, ctx.precision)
+    if need_w or need_b:
+        dw, db = linear_act_bwd_dw(dy, y, x, ctx.act, ctx.slope, ctx.has_bias, ctx.precision)
+        dw = dw if need_w else None
+        db = db if (need_b and ctx.has_bias) else None
+    return dx, dw, db, None, None, None
+
+
+linear_act_fwd.register_autograd(_backward, setup_context=_setup_context)
+
+
+# ---- public function -----------------------------------------------------------------------
+def linear_act(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+               activation: str, negative_slope: float = 0.2, *,
+               input_precision: str | None = None) -> torch.Tensor:
+    """act(x @ weight.T + bias). x [M, K], weight [N, K], bias [N] or None -> [M, N].
+
+    Triton on CUDA (and on the CPU under TRITON_INTERPRET=1), the reference elsewhere.
+    input_precision: "ieee" or "tf32" for float32 dots; None picks tf32 on CUDA.
+    """
+    _check(x, weight, bias, activation, negative_slope, input_precision)
+    if not use_triton(x):
+        return linear_act_ref(x, weight, bias, activation, negative_slope)
+    _check_kernel_dtype(x)
+    precision = input_precision or default_precision(x)
+    return linear_act_fwd(x, weight, bias, ACTIVATIONS[activation], float(negative_slope),
+                          precision)
