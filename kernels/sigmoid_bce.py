@@ -4,7 +4,8 @@ For logits z (any shape, contiguous, N >= 1 elements) and a target y (a float, o
 z's shape), one pass computes
     loss      = mean_i [ max(z, 0) - z*y + log1p(exp(-|z|)) ]      (softplus form; exact and
                                                                     finite for |z| up to 1e4)
-    grad_i    = (sigmoid(z_i) - y_i) / N                           (d loss / d z_i, stored)
+    grad_i    = (sigmoid(z_i) - y_i) / N                           (d loss / d z_i, stored;
+                                                                    exact where sigmoid -> 1)
     mean_prob = mean_i sigmoid(z_i)                                (D(x) or D(G(z)) for free)
 so the backward is grad_i * grad_output. The discriminator form takes the real and the fake
 logits in the same launch: BCE(real, real_label) + BCE(fake, 0), each a mean.
@@ -47,8 +48,11 @@ def _bce_block(z_ptr, y_ptr, g_ptr, n, y_value, inv_n, block, HAS_Y: tl.constexp
         y = y_value
     e = tl.exp(-tl.abs(z))                                   # in (0, 1]: never overflows
     loss = tl.maximum(z, 0.0) - z * y + _log1p(e)
-    sig = tl.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    tl.store(g_ptr + offs, ((sig - y) * inv_n).to(g_ptr.dtype.element_ty), mask=mask)
+    s_neg = e / (1.0 + e)                                    # sigmoid(-|z|), exact in fp32
+    sig = tl.where(z >= 0, 1.0 - s_neg, s_neg)
+    # sigmoid(z) - y, written so it stays exact where sigmoid(z) rounds to 1 (z = 30, y = 1)
+    grad = tl.where(z >= 0, (1.0 - y) - s_neg, s_neg - y)
+    tl.store(g_ptr + offs, (grad * inv_n).to(g_ptr.dtype.element_ty), mask=mask)
     loss = tl.where(mask, loss, 0.0)
     sig = tl.where(mask, sig, 0.0)
     return tl.sum(loss, axis=0) * inv_n, tl.sum(sig, axis=0) * inv_n

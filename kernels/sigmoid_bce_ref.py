@@ -18,7 +18,9 @@ class _SigmoidBCE(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         z, y = ctx.saved_tensors
-        return grad * (torch.sigmoid(z) - y) / z.numel(), None
+        s_neg = torch.sigmoid(-z.abs())                    # sigmoid(z) - y, exact where
+        d = torch.where(z >= 0, (1 - y) - s_neg, s_neg - y)   # sigmoid(z) rounds to 1
+        return grad * d / z.numel(), None
 
 
 def sigmoid_bce_ref(logits, target):

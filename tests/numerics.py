@@ -25,15 +25,17 @@ def assert_rel(name, out, ref, tol):
 
 
 def assert_like_torch(name, out, torch_out, ref, atol):
-    """|ours - fp64| <= 2 |torch same dtype - fp64| + atol, elementwise."""
+    """|ours - fp64| <= 2 |torch same dtype - fp64| + atol, elementwise (atol: number or tensor)."""
     assert out.shape == ref.shape, f"{name}: shape {tuple(out.shape)} != {tuple(ref.shape)}"
     ours = (out.double() - ref.double()).abs()
     theirs = (torch_out.double() - ref.double()).abs()
+    atol = torch.as_tensor(atol, dtype=torch.float64, device=ours.device).expand_as(ours)
     bound = 2 * theirs + atol
     bad = ~(ours <= bound)
     if bad.any():
         i = int((ours - bound).flatten().argmax())
+        idx = tuple(int(v) for v in torch.unravel_index(torch.tensor(i), ours.shape))
         raise AssertionError(
-            f"{name}: {int(bad.sum())} of {ours.numel()} elements beyond 2|torch - fp64| + {atol:g}; "
-            f"worst at flat index {i}: |ours - fp64| {ours.flatten()[i].item():.3e}, "
-            f"|torch - fp64| {theirs.flatten()[i].item():.3e}")
+            f"{name}: {int(bad.sum())} of {ours.numel()} elements beyond 2|torch - fp64| + atol; "
+            f"worst at {idx}: |ours - fp64| {ours.flatten()[i].item():.3e}, "
+            f"|torch - fp64| {theirs.flatten()[i].item():.3e}, atol {atol.flatten()[i].item():.3e}")

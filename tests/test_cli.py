@@ -1,0 +1,69 @@
+"""The entry points answer bad input with one line on stderr and a non-zero exit."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def cli(*args, env_data=None):
+    import os
+    env = dict(os.environ)
+    if env_data is not None:
+        env["FASTGAN_DATA"] = env_data
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args, code, says", [
+    (["fastgan.train", "--bogus"], 2, "unrecognized arguments: --bogus"),
+    (["fastgan.train", "--batch-size", "abc"], 2, "invalid int value"),
+    (["fastgan.train", "--g-loss", "wasserstein"], 2, "invalid choice"),
+    (["fastgan.train", "--k", "0"], 2, "--k must be >= 1"),
+    (["fastgan.train", "--device", "tpu"], 2, "device"),
+    (["fastgan.train", "--device", "cpu", "--data-dir", "/no/such/folder"], 2, "does not exist"),
+    (["fastgan.train", "--resume", "/no/such/run"], 2, "not a run folder"),
+    (["fastgan.sample", "--checkpoint", "/no/such.pt", "--out", "x.npy"], 2, "not found"),
+    (["fastgan.sample", "--checkpoint", "/no/such.pt", "--out", "x.jpg"], 2, ".npy or .png"),
+])
+def test_bad_input_one_line(args, code, says):
+    r = cli(*args)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == code, r.stderr
+    assert len(lines) == 1 and says in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_corrupt_data_file_exit_2(tmp_path, mnist_dir):
+    for f in mnist_dir.glob("*.gz"):
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:1000])
+    r = cli("fastgan.train", "--device", "cpu", "--data-dir", str(tmp_path), "--steps", "1",
+            "--out", str(tmp_path / "run"))
+    assert r.returncode == 2 and "MD5 mismatch" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_corrupt_checkpoint_exit_2(tmp_path):
+    bad = tmp_path / "step_00000001.pt"
+    bad.write_bytes(b"garbage")
+    r = cli("fastgan.sample", "--checkpoint", str(bad), "--out", str(tmp_path / "s.npy"))
+    assert r.returncode == 2 and "could not be read" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_sample_cli_npy_and_png(tmp_path, mnist_dir):
+    import numpy as np
+    from fastgan.images import read_png_size
+    run = tmp_path / "run"
+    r = cli("fastgan.train", "--device", "cpu", "--data-dir", str(mnist_dir), "--steps", "3",
+            "--train-size", "640", "--out", str(run), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = cli("fastgan.sample", "--checkpoint", str(run), "--n", "20", "--out", str(tmp_path / "s.npy"))
+    assert r.returncode == 0, r.stderr
+    x = np.load(tmp_path / "s.npy")
+    assert x.shape == (20, 784) and x.dtype == np.float32 and -1 <= x.min() and x.max() <= 1
+    r = cli("fastgan.sample", "--checkpoint", str(run), "--n", "20", "--out", str(tmp_path / "s.png"))
+    assert r.returncode == 0 and read_png_size(tmp_path / "s.png") == (152, 122)   # 5 x 4 tiles
