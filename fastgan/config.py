@@ -51,8 +51,10 @@ class TrainConfig:
                          "fp32 (exact ieee)", choices=("fp32", "tf32"))
     log_every: int = opt(100, "steps between log lines (the only host syncs)")
     ckpt_every: int = opt(2000, "steps between checkpoints (one is also written at the end)")
-    eval_every: int = opt(0, "epochs between classifier scores (0: only at the end, if --eval)")
-    target_fid: float | None = opt(None, "stop once the classifier FID is at or below this")
+    eval_every: int = opt(0, "epochs between classifier scores on 10k samples (0: none; "
+                          "the last epoch is always scored when > 0)")
+    target_fid: float | None = opt(None, "stop once the classifier FID is at or below this "
+                                   "(scores every epoch unless --eval-every says otherwise)")
     progress: bool = opt(True, "live progress bar on a terminal")
     tensorboard: bool = opt(True, "write TensorBoard logs when tensorboard is installed")
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -99,6 +99,8 @@ class Run:
             self.gan.load_state_dict(resume)
             self.step = resume["step"]
         self.fixed_z = fixed_z(cfg, self.device)
+        self.eval_every = cfg.eval_every or (1 if cfg.target_fid is not None else 0)
+        self.evaluator, self.eval_s, self.reached = None, 0.0, None
         self.last_ckpt = (checkpoint.list_checkpoints(run_dir) or [None])[-1]
         self.stop_signal = None
 
@@ -124,6 +126,25 @@ class Run:
                         "G loss": (steps, [r["g_loss"] for r in recs])}, [math.log(4)]),
             ("discriminator outputs", {"D(x)": (steps, [r["d_x"] for r in recs]),
                                        "D(G(z))": (steps, [r["d_g_z"] for r in recs])}, [0.5])])
+
+    def evaluate(self, train_s: float) -> dict:
+        """Classifier scores of 10k samples (z from a fixed seed); logged as an eval record."""
+        from fastgan.eval import N_SAMPLES, Evaluator
+        from fastgan.sample import sample
+        t0 = time.perf_counter()
+        if self.evaluator is None:
+            self.evaluator = Evaluator(self.cfg.data_dir, self.device, log=print)
+        scores = self.evaluator.scores(sample(self.gan.G, N_SAMPLES, seed=self.cfg.seed + 3))
+        self.eval_s += time.perf_counter() - t0
+        rec = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
+               "fid": scores["fid"], "is": scores["is"], "modes": scores["modes"],
+               "confident": scores["confident"], "histogram": scores["histogram"],
+               "train_s": train_s, "eval_s": time.perf_counter() - t0}
+        self.monitor.log(rec)
+        if self.cfg.target_fid is not None and scores["fid"] <= self.cfg.target_fid \
+                and self.reached is None:
+            self.reached = {"step": self.step, "fid": scores["fid"], "train_s": train_s}
+        return rec
 
     # -- the loop --
     def _record(self, acc_d, acc_g, n: int, steps_per_s: float, wall: float) -> dict:
@@ -172,7 +193,17 @@ class Run:
                     n = 0
                     t_mark, mark_step = time.perf_counter(), self.step
                 if epoch_end:
-                    self.save_samples(f"epoch_{self.step // self.steps_per_epoch:03d}")
+                    epoch = self.step // self.steps_per_epoch
+                    self.save_samples(f"epoch_{epoch:03d}")
+                    if self.eval_every and (epoch % self.eval_every == 0
+                                            or self.step == self.total):
+                        if self.device.type == "cuda":
+                            torch.cuda.synchronize(self.device)
+                        self.evaluate(time.perf_counter() - t_start - compile_s - self.eval_s)
+                        t_mark, mark_step = time.perf_counter(), self.step
+                        if self.reached:
+                            self.total = self.step       # target met: stop here
+                            ckpt_due = True
                 if ckpt_due or self.stop_signal:
                     self.save_checkpoint()
                 if self.stop_signal:
@@ -184,8 +215,15 @@ class Run:
         finally:
             for s, handler in old.items():
                 signal.signal(s, handler)
-        wall = time.perf_counter() - t_start - compile_s
+        wall = time.perf_counter() - t_start - compile_s - self.eval_s
+        last_eval = [r for r in self.monitor.records if "fid" in r]
+        if self.eval_every and (not last_eval or last_eval[-1]["step"] != self.step):
+            self.evaluate(wall)
+            last_eval = [r for r in self.monitor.records if "fid" in r]
         summary = {"steps": self.step, "train_s": wall, "compile_s": compile_s,
+                   "eval_s": self.eval_s, "target": self.reached,
+                   "scores": ({k: last_eval[-1][k] for k in ("fid", "is", "modes", "confident")}
+                              if self.eval_every else None),
                    "steps_per_s": (self.step - start_step - 1) / max(wall, 1e-9),
                    "samples": str(self.save_samples("final")),
                    "curves": str(self.save_curves()), "checkpoint": str(self.last_ckpt)}
@@ -226,6 +264,15 @@ def main(argv=None) -> int:
     summary = run_.train()
     print(f"done: {summary['steps']} steps, {summary['steps_per_s']:.1f} steps/s "
           f"(compile/warm-up {summary['compile_s']:.1f} s, training {summary['train_s']:.1f} s)")
+    if summary["scores"]:
+        sc = summary["scores"]
+        print(f"scores: classifier FID {sc['fid']:.2f}  IS {sc['is']:.2f}  modes {sc['modes']}  "
+              f"confident {sc['confident']:.3f}  (evaluation took {summary['eval_s']:.1f} s)")
+    if cfg.target_fid is not None:
+        reached = summary["target"]
+        print(f"target FID {cfg.target_fid}: " + (
+            f"reached {reached['fid']:.2f} at step {reached['step']} after "
+            f"{reached['train_s']:.1f} s of training" if reached else "not reached"))
     print(f"samples: {summary['samples']}  curves: {summary['curves']}  "
           f"checkpoint: {summary['checkpoint']}")
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,0 +1,92 @@
+"""A small MNIST CNN, trained by the project, whose features and softmax drive the scores.
+
+conv 5x5 (16) -> ReLU -> pool 2 -> conv 5x5 (32) -> ReLU -> pool 2 -> fc 1568 -> 128 -> ReLU
+(the 128 "penultimate" features) -> fc 10. Trained with Adam on the 60k training images from a
+seed; cached as ~/.cache/fastgan/classifier-seed<S>.pt beside a SHA-256 of the file, checked on
+every load (a mismatch retrains). Inputs are images in [-1, 1], [N, 784].
+"""
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from fastgan.files import atomic_write
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),     # [16, 14, 14]
+            nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),    # [32, 7, 7]
+            nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU())            # [128]
+        self.head = nn.Linear(128, 10)
+
+    def forward(self, x):                      # [N, 784] in [-1, 1] -> (features, logits)
+        f = self.features(x.view(-1, 1, 28, 28))
+        return f, self.head(f)
+
+
+def cache_path(seed: int) -> Path:
+    root = Path(os.environ.get("FASTGAN_CACHE", Path.home() / ".cache" / "fastgan"))
+    return root / f"classifier-seed{seed}.pt"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train_classifier(images: torch.Tensor, labels: torch.Tensor, seed: int = 0,
+                     epochs: int = 3, batch: int = 128, log=print) -> Classifier:
+    """images float [n, 784] in [-1, 1], labels int64 [n], on the training device."""
+    torch.manual_seed(seed)
+    model = Classifier().to(images.device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator(device=images.device).manual_seed(seed)
+    for epoch in range(epochs):
+        perm = torch.randperm(len(images), generator=gen, device=images.device)
+        for i in range(0, len(images), batch):
+            idx = perm[i:i + batch]
+            loss = nn.functional.cross_entropy(model(images[idx])[1], labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        log(f"classifier epoch {epoch + 1}/{epochs}: last batch loss {loss.item():.4f}")
+    return model.eval()
+
+
+@torch.no_grad()
+def predict(model: Classifier, images, batch: int = 2000):
+    """(features float64 [n, 128], probabilities float64 [n, 10]) as NumPy arrays."""
+    device = next(model.parameters()).device
+    feats, probs = [], []
+    for i in range(0, len(images), batch):
+        x = torch.as_tensor(images[i:i + batch], dtype=torch.float32).to(device)
+        f, logits = model(x)
+        feats.append(f.double().cpu())
+        probs.append(torch.softmax(logits.double(), dim=1).cpu())
+    return torch.cat(feats).numpy(), torch.cat(probs).numpy()
+
+
+def accuracy(model: Classifier, images, labels) -> float:
+    return float((predict(model, images)[1].argmax(1) == np.asarray(labels)).mean())
+
+
+def load_or_train(train_images, train_labels, device="cpu", seed: int = 0, log=print):
+    """The cached classifier for seed if its checksum holds, else a freshly trained one."""
+    path = cache_path(seed)
+    sums = path.with_suffix(".sha256")
+    if path.is_file() and sums.is_file() and sums.read_text().strip() == _sha256(path):
+        model = Classifier()
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model.to(device).eval()
+    log(f"training the evaluation classifier (seed {seed}); cached at {path}")
+    x = torch.as_tensor(train_images, dtype=torch.float32).to(device)
+    y = torch.from_numpy(np.array(train_labels, dtype=np.int64)).to(device)
+    model = train_classifier(x, y, seed, log=log)
+    atomic_write(path, lambda f: torch.save(model.state_dict(), f))
+    atomic_write(sums, lambda f: f.write((_sha256(path) + "\n").encode()))
+    return model

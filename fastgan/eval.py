@@ -1,0 +1,158 @@
+"""Score a generator: `python -m fastgan.eval --checkpoint PATH | --samples FILE.npy [--parzen]`.
+
+Prints a markdown table (the samples, and real images as the reference rows), writes it with
+the numbers as eval.md / eval.json, and eval.png: a grid of samples beside their class
+histogram (each bar labelled by a real test digit of its class).
+Scores: classifier FID against the 10,000 test images, Inception-style score, modes covered
+(classes with >= 2% of samples), the share of confident samples (top probability > 0.9), and
+with --parzen the paper's Parzen-window log-likelihood (mean +- standard error, and sigma).
+"""
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fastgan import data
+from fastgan.classifier import load_or_train, predict
+from fastgan.cli import Parser, UserError, run
+from fastgan.images import grid, to_uint8, write_png
+from fastgan.parzen import parzen
+from fastgan.scores import all_scores
+
+N_SAMPLES = 10000
+
+
+class Evaluator:
+    """Holds MNIST and the classifier; scores sample sets in [-1, 1], float [n, 784]."""
+
+    def __init__(self, data_dir=None, device="cpu", seed: int = 0, log=print):
+        folder = data.find(data_dir)
+        train_x, train_y = data.load_split(folder, "train")
+        test_x, self.test_y = data.load_split(folder, "test")
+        self.train = data.to_unit_range(train_x).numpy()          # [60000, 784] in [-1, 1]
+        self.test = data.to_unit_range(test_x).numpy()            # [10000, 784]
+        self.model = load_or_train(self.train, train_y, device, seed, log)
+        self.test_feats, self.test_probs = predict(self.model, self.test)
+
+    def scores(self, samples: np.ndarray) -> dict:
+        feats, probs = predict(self.model, samples)
+        return all_scores(feats, probs, self.test_feats)
+
+    def parzen(self, samples: np.ndarray) -> dict:
+        """The paper's protocol; pixels moved to [0, 1]; sigma picked on train[50000:51000]."""
+        to01 = lambda a: (np.asarray(a, dtype=np.float64) + 1.0) / 2.0
+        return parzen(to01(samples), to01(self.train[50000:51000]), to01(self.test))
+
+    def reference(self, with_parzen: bool) -> dict:
+        """Real images scored as if they were samples: train[:10000] (and the test set's IS)."""
+        real = self.train[:N_SAMPLES]
+        row = self.scores(real)
+        if with_parzen:
+            row["parzen"] = self.parzen(real)
+        test_row = all_scores(self.test_feats, self.test_probs, self.test_feats)
+        return {"real train[:10000]": row, "real test (IS only)": {"is": test_row["is"],
+                                                                  "modes": test_row["modes"],
+                                                                  "confident": test_row["confident"]}}
+
+
+def table(rows: dict) -> str:
+    head = "| set | classifier FID | IS | modes | confident | Parzen LL (sigma) |"
+    lines = [head, "|---|---:|---:|---:|---:|---:|"]
+    for name, r in rows.items():
+        fid = f"{r['fid']:.3f}" if "fid" in r else "—"
+        pz = r.get("parzen")
+        pz = f"{pz['mean']:.1f} ± {pz['stderr']:.1f} ({pz['sigma']:.3f})" if pz else "—"
+        lines.append(f"| {name} | {fid} | {r['is']:.3f} | {r['modes']} | "
+                     f"{r['confident']:.3f} | {pz} |")
+    return "\n".join(lines)
+
+
+def figure(samples: np.ndarray, histogram, test: np.ndarray, test_y) -> np.ndarray:
+    """uint8 [H, W]: a 10 x 10 grid of samples, then one bar per class with a real digit below."""
+    left = grid(samples[:100], nrow=10)
+    h = left.shape[0]
+    right = np.full((h, 10 * 30 + 2), 255, dtype=np.uint8)
+    hist = np.asarray(histogram, dtype=float)
+    top = max(hist.max(), 1.0)
+    digits = to_uint8(np.stack([test[int(np.argmax(np.asarray(test_y) == c))] for c in range(10)]))
+    for c in range(10):
+        x0 = 2 + 30 * c
+        bar = int((h - 40) * hist[c] / top)
+        right[h - 32 - bar:h - 32, x0 + 4:x0 + 24] = 60
+        right[h - 30:h - 2, x0:x0 + 28] = 255 - digits[c]
+    return np.concatenate([left, np.full((h, 6), 255, dtype=np.uint8), right], axis=1)
+
+
+def load_samples(path) -> np.ndarray:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"samples file {path} not found")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise UserError(f"{path}: not a readable .npy file ({e})") from None
+    if x.ndim != 2 or x.shape[1] != 784 or len(x) < 2:
+        raise UserError(f"{path}: expected samples of shape [N >= 2, 784], got {list(x.shape)}")
+    if not np.issubdtype(x.dtype, np.floating) or not np.isfinite(x).all():
+        raise UserError(f"{path}: samples must be finite floats")
+    if x.min() < -1.0001 or x.max() > 1.0001:
+        raise UserError(f"{path}: samples must lie in [-1, 1] (got {x.min():.3g}..{x.max():.3g})")
+    return x.astype(np.float32)
+
+
+def main(argv=None) -> int:
+    p = Parser(prog="fastgan.eval", description="Score a generator's samples.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="checkpoint file or run folder")
+    src.add_argument("--samples", help=".npy of samples, float [N, 784] in [-1, 1]")
+    p.add_argument("--n", type=int, default=N_SAMPLES, help="samples to draw (default 10000)")
+    p.add_argument("--parzen", action="store_true", help="add the Parzen-window estimate (slow)")
+    p.add_argument("--out", help="folder for eval.json/.md/.png (default: the run folder's "
+                   "eval/, or ./eval)")
+    p.add_argument("--data-dir", help="MNIST folder (else $FASTGAN_DATA, the cache)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--seed", type=int, default=0, help="seed of z and of the classifier")
+    args = p.parse_args(argv)
+    if args.n < 2:
+        raise UserError("--n must be >= 2")
+    from fastgan.sample import load_generator, sample
+    from fastgan.train import resolve_device
+    device = resolve_device(args.device)
+    if args.checkpoint:
+        samples = sample(load_generator(args.checkpoint, device), args.n, args.seed)
+        ckpt = Path(args.checkpoint)
+        default_out = (ckpt if ckpt.is_dir() else ckpt.parent.parent) / "eval"
+    else:
+        samples = load_samples(args.samples)
+        default_out = Path("eval")
+    out = Path(args.out) if args.out else default_out
+    t0 = time.perf_counter()
+    ev = Evaluator(args.data_dir, device, args.seed, log=lambda m: print(m, file=sys.stderr))
+    t_setup = time.perf_counter() - t0
+    row = ev.scores(samples)
+    if args.parzen:
+        row["parzen"] = ev.parzen(samples)
+    rows = {"samples": row, **ev.reference(args.parzen)}
+    seconds = time.perf_counter() - t0
+    md = table(rows)
+    print(md)
+    print(f"\nclass histogram of the samples: {row['histogram']}")
+    print(f"evaluation took {seconds:.1f} s (of which setup, classifier included, {t_setup:.1f} s)")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.md").write_text(md + "\n")
+    (out / "eval.json").write_text(json.dumps({"rows": rows, "seconds": seconds,
+                                               "n": len(samples)}, indent=2) + "\n")
+    write_png(out / "eval.png", figure(samples, row["histogram"], ev.test, ev.test_y))
+    print(f"wrote {out / 'eval.md'}, eval.json, eval.png")
+    return 0
+
+
+def cli() -> None:
+    """Console-script entry point."""
+    sys.exit(run(main))
+
+
+if __name__ == "__main__":
+    cli()
