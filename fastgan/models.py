@@ -32,7 +32,8 @@ class Dense(nn.Module):
         return f"{self.weight.shape[1]} -> {self.weight.shape[0]}, {self.activation}"
 
 
-def _mlp(sizes, last_activation: str, slope: float) -> nn.Sequential:
+def mlp(sizes, last_activation: str, slope: float = 0.2) -> nn.Sequential:
+    """Dense layers sizes[0] -> ... -> sizes[-1]; LeakyReLU between, last_activation at the end."""
     acts = ["leaky_relu"] * (len(sizes) - 2) + [last_activation]
     return nn.Sequential(*(Dense(a, b, act, slope)
                            for a, b, act in zip(sizes[:-1], sizes[1:], acts)))
@@ -42,7 +43,7 @@ class Generator(nn.Module):
     def __init__(self, cfg: ModelConfig = ModelConfig()):
         super().__init__()
         self.latent_dim = cfg.latent_dim
-        self.net = _mlp([cfg.latent_dim, *cfg.g_hidden, cfg.image_dim], "tanh",
+        self.net = mlp([cfg.latent_dim, *cfg.g_hidden, cfg.image_dim], "tanh",
                         cfg.negative_slope)
 
     def forward(self, z):          # [B, latent] -> [B, 784] in (-1, 1)
@@ -52,7 +53,7 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     def __init__(self, cfg: ModelConfig = ModelConfig()):
         super().__init__()
-        self.net = _mlp([cfg.image_dim, *cfg.d_hidden, 1], "none", cfg.negative_slope)
+        self.net = mlp([cfg.image_dim, *cfg.d_hidden, 1], "none", cfg.negative_slope)
 
     def forward(self, x):          # [B, 784] -> [B, 1] logits
         return self.net(x)

@@ -55,9 +55,22 @@ def _raster(panels, h=300, w=480, margin=12):
             _, v = px([xlo], [r])
             canvas[int(v[0]), x0:x1:4] = 128
         for (xs, ys), c in zip(series.values(), COLORS):
-            u, v = px(xs, ys)
-            for a, b, c2, d in zip(u[:-1], v[:-1], u[1:], v[1:]):
-                if np.isfinite([a, b, c2, d]).all():
-                    n = int(max(abs(c2 - a), abs(d - b))) + 1
-                    canvas[np.linspace(b, d, n).astype(int), np.linspace(a, c2, n).astype(int)] = c
+            polyline(canvas, *px(xs, ys), c)
     return canvas
+
+
+def line(canvas, x0, y0, x1, y1, color) -> None:
+    """A straight segment in pixel coordinates (x right, y down), clipped to the canvas."""
+    if not np.isfinite([x0, y0, x1, y1]).all():
+        return
+    n = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
+    xs, ys = np.linspace(x0, x1, n).round().astype(int), np.linspace(y0, y1, n).round().astype(int)
+    keep = (xs >= 0) & (xs < canvas.shape[1]) & (ys >= 0) & (ys < canvas.shape[0])
+    canvas[ys[keep], xs[keep]] = color
+
+
+def polyline(canvas, xs, ys, color, dash: int = 0) -> None:
+    """Consecutive segments; dash > 0 draws every other run of dash segments."""
+    for i, (a, b, c, d) in enumerate(zip(xs[:-1], ys[:-1], xs[1:], ys[1:])):
+        if not dash or (i // dash) % 2 == 0:
+            line(canvas, a, b, c, d, color)

@@ -1,0 +1,39 @@
+"""Shared by the benchmarks: device, shapes, timing, and the environment to report."""
+import subprocess
+from pathlib import Path
+
+import torch
+import triton
+
+CUDA = torch.cuda.is_available()
+DEVICE = torch.device("cuda" if CUDA else "cpu")
+# (K, N, activation) of every layer of the default model: G then D
+LAYERS = [(100, 256, "leaky_relu"), (256, 512, "leaky_relu"), (512, 1024, "leaky_relu"),
+          (1024, 784, "tanh"), (784, 512, "leaky_relu"), (512, 256, "leaky_relu"),
+          (256, 1, "none")]
+BATCHES = [64, 1024, 16384] if CUDA else [4]          # tiny on the CPU: proves the code runs
+BCE_SIZES = [128, 4096, 1 << 17, 1 << 20, 1 << 24] if CUDA else [128]
+
+
+def sync():
+    if CUDA:
+        torch.cuda.synchronize()
+
+
+def environment() -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=Path(__file__).parent).stdout.strip()
+    except OSError:
+        commit = "unknown"
+    return {"gpu": torch.cuda.get_device_name() if CUDA else "none (CPU)",
+            "torch": torch.__version__, "triton": triton.__version__, "commit": commit}
+
+
+def record_rate(benchmark, amount: float, unit: str) -> None:
+    """Adds TFLOP/s or GB/s beside the timing (when the benchmark was timed)."""
+    benchmark.extra_info[unit.split("/")[0].lower()] = amount
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None and getattr(stats, "stats", None) is not None and stats.stats.mean:
+        scale = 1e12 if unit == "TFLOP/s" else 1e9
+        benchmark.extra_info[unit] = amount / stats.stats.mean / scale

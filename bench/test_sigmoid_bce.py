@@ -1,0 +1,38 @@
+"""sigmoid_bce forward+backward: fastgan vs F.binary_cross_entropy_with_logits (eager, compiled),
+and the device-to-device copy rate as the bandwidth yardstick."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+import kernels
+from common import BCE_SIZES, DEVICE, record_rate, sync
+
+IMPLS = {"fastgan": lambda z: kernels.sigmoid_bce(z, 1.0),
+         "eager": lambda z: F.binary_cross_entropy_with_logits(z, torch.ones_like(z)),
+         "compile": torch.compile(lambda z: F.binary_cross_entropy_with_logits(
+             z, torch.ones_like(z)))}
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("n", BCE_SIZES, ids=lambda n: f"N{n}")
+def test_sigmoid_bce(benchmark, n, impl):
+    z = torch.randn(n, device=DEVICE, requires_grad=True)
+
+    def run():
+        loss = IMPLS[impl](z)
+        loss.backward()
+        sync()
+        return loss
+    run()
+    benchmark.group = f"sigmoid_bce fwd+bwd N{n}"
+    loss = benchmark(run)
+    assert torch.isfinite(loss)
+    record_rate(benchmark, 2 * 4 * n, "GB/s")        # read z, write dz (the floor of bytes)
+
+
+@pytest.mark.parametrize("n", BCE_SIZES, ids=lambda n: f"N{n}")
+def test_copy_reference(benchmark, n):
+    src, dst = torch.randn(n, device=DEVICE), torch.empty(n, device=DEVICE)
+    benchmark.group = f"sigmoid_bce fwd+bwd N{n}"
+    benchmark(lambda: (dst.copy_(src), sync()))
+    record_rate(benchmark, 2 * 4 * n, "GB/s")

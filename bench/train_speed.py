@@ -1,0 +1,126 @@
+"""End-to-end training speed: steps/s of one D step + one G step, at several batch sizes.
+
+    python bench/train_speed.py [--batches 64,1024] [--steps 200] [--modes ...] [--save]
+
+(a) "eager": a plain PyTorch GAN of the same sizes written the usual way (nn.Linear,
+nn.LeakyReLU, nn.BCEWithLogitsLoss, two Adam optimizers); (b) "compile" and "max-autotune":
+that model's step under torch.compile in the default mode and in mode="max-autotune" (which adds
+CUDA graphs); (c) "fastgan": the project's GAN (its ops and compiled steps). All in one process,
+one after another, warm-up excluded, timed with CUDA events on the GPU. --save writes JSON and a
+markdown table under bench/results/.
+"""
+import argparse
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import CUDA, DEVICE, environment, sync  # noqa: E402
+from fastgan.config import TrainConfig  # noqa: E402
+from fastgan.gan import GAN  # noqa: E402
+
+
+def plain_gan():
+    act = lambda: nn.LeakyReLU(0.2)
+    G = nn.Sequential(nn.Linear(100, 256), act(), nn.Linear(256, 512), act(),
+                      nn.Linear(512, 1024), act(), nn.Linear(1024, 784), nn.Tanh()).to(DEVICE)
+    D = nn.Sequential(nn.Linear(784, 512), act(), nn.Linear(512, 256), act(),
+                      nn.Linear(256, 1)).to(DEVICE)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+
+    def step(real):
+        b = real.shape[0]
+        ones, zeros = torch.ones(b, 1, device=DEVICE), torch.zeros(b, 1, device=DEVICE)
+        fake = G(torch.randn(b, 100, device=DEVICE))
+        d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = bce(D(G(torch.randn(b, 100, device=DEVICE))), ones)
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+    return step
+
+
+def make(mode: str):
+    if mode == "eager":
+        return plain_gan()
+    if mode in ("compile", "max-autotune"):
+        return torch.compile(plain_gan(), mode=None if mode == "compile" else mode)
+    if mode == "fastgan":
+        gan = GAN(TrainConfig(), DEVICE, compile=CUDA)
+        return lambda real: (gan.d_step(real), gan.g_step(real.shape[0]))
+    raise ValueError(mode)
+
+
+def measure(mode: str, batch: int, steps: int, warmup: int) -> dict:
+    step = make(mode)
+    real = torch.rand(batch, 784, device=DEVICE) * 2 - 1
+    t0 = time.perf_counter()
+    for _ in range(warmup):
+        step(real)
+    sync()
+    warm_s = time.perf_counter() - t0
+    if CUDA:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(steps):
+            step(real)
+        end.record()
+        torch.cuda.synchronize()
+        seconds = start.elapsed_time(end) / 1000
+    else:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step(real)
+        seconds = time.perf_counter() - t0
+    return {"mode": mode, "batch": batch, "steps_per_s": steps / seconds, "warmup_s": warm_s}
+
+
+def table(rows) -> str:
+    lines = ["| batch | mode | steps/s | vs eager |", "|---:|---|---:|---:|"]
+    for r in rows:
+        base = next(x for x in rows if x["batch"] == r["batch"] and x["mode"] == rows[0]["mode"])
+        lines.append(f"| {r['batch']} | {r['mode']} | {r['steps_per_s']:.1f} | "
+                     f"{r['steps_per_s'] / base['steps_per_s']:.2f}x |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--batches", default="64,1024")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--modes", default="eager,compile,max-autotune,fastgan")
+    p.add_argument("--save", action="store_true")
+    args = p.parse_args(argv)
+    rows = [measure(m, int(b), args.steps, args.warmup)
+            for b in args.batches.split(",") for m in args.modes.split(",")]
+    env = environment()
+    md = table(rows)
+    print(f"{env['gpu']}, torch {env['torch']}, triton {env['triton']}, commit {env['commit']}")
+    print(md)
+    if args.save:
+        out = Path(__file__).parent / "results"
+        out.mkdir(exist_ok=True)
+        stamp = date.today().isoformat()
+        (out / "train_speed.json").write_text(json.dumps({**env, "date": stamp, "rows": rows},
+                                                         indent=2) + "\n")
+        (out / "train_speed.md").write_text(
+            f"{env['gpu']}, torch {env['torch']}, triton {env['triton']}, commit "
+            f"{env['commit']}, {stamp}\n\n{md}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

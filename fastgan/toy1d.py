@@ -1,0 +1,235 @@
+"""The paper's Figure 1, run: `python -m fastgan.toy1d --out DIR [--data gaussian|mixture]`.
+
+A 1-D GAN (z uniform on [-1, 1]; G and D small MLPs built from the same kernels ops as the MNIST
+models) is drawn at the paper's four moments:
+  (a) after a short joint training: p_g near p_data, D only partly accurate;
+  (b) G frozen, D trained to convergence: D -> D* = p_data / (p_data + p_g);
+  (c) a few G steps along D's gradient: G(z) flows toward the data;
+  (d) joint training to the end, then D retrained: p_g = p_data and D = 1/2.
+Each panel: p_data (black, dotted), p_g (green; a KDE of 100k samples), D(x) (blue, dashed),
+and lines from z (bottom axis) to G(z) (x axis). Checks, printed and written to toy1d.json:
+  (i)   at (b), max |D - D*| over the region holding 99% of the mass of (p_data + p_g)/2;
+  (ii)  at (b), V(D, G) against -log 4 + 2 JSD(p_data || p_g);
+  (iii) at (d), max |D - 1/2| over p_data's 99% region, and JSD(p_data || p_g).
+Exit code 1 when a check fails.
+"""
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fastgan import density1d as d1
+from fastgan.cli import Parser, UserError, run
+from fastgan.config import add_flags, opt
+from fastgan.images import write_png
+from fastgan.losses import d_loss, g_loss
+from fastgan.models import Dense, mlp
+from fastgan.plots import line, polyline
+
+
+@dataclass
+class ToyConfig:
+    data: str = opt("gaussian", "p_data: gaussian N(4, 0.5^2) or mixture of N(2.5, 0.4^2) and "
+                    "N(5.5, 0.4^2)", choices=tuple(d1.TARGETS))
+    out: str = opt("toy1d", "output folder")
+    hidden: int = opt(32, "width of the two hidden layers of G and D")
+    batch: int = opt(512, "samples per minibatch")
+    lr_d: float = opt(1e-3, "D's Adam learning rate (betas 0.5, 0.999)")
+    lr_g: float = opt(2e-4, "G's Adam learning rate: slower than D's, so D stays near D*")
+    k: int = opt(3, "D steps per G step in joint training")
+    warmup_steps: int = opt(150, "joint steps before moment (a)")
+    d_steps: int = opt(1500, "D steps to convergence, for (b) and (d)")
+    g_steps: int = opt(25, "G steps along a frozen D, for (c)")
+    train_steps: int = opt(4000, "joint steps between (c) and (d)")
+    n_kde: int = opt(100000, "generator samples behind each p_g estimate")
+    seed: int = opt(0, "seed")
+    tol_dstar: float = opt(0.05, "check (i): max |D - D*| allowed")
+    tol_value: float = opt(0.02, "check (ii): |V(D, G) - (-log 4 + 2 JSD)| allowed (nats)")
+    tol_half: float = opt(0.1, "check (iii): max |D - 1/2| allowed on the data's support")
+    tol_jsd: float = opt(0.01, "check (iii): JSD(p_data || p_g) allowed (nats)")
+
+
+class ToyGenerator(torch.nn.Module):
+    """G(z) = a z + b + MLP(z): the affine path keeps G' away from 0, so p_g = p_z / |G'| stays
+    smooth (a LeakyReLU MLP alone tends to flat pieces, i.e. spikes in p_g)."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.affine = Dense(1, 1, "none", 0.2)
+        self.net = mlp([1, hidden, hidden, 1], "none")
+        with torch.no_grad():                     # start as G(z) ~ z + MLP(z): broad and smooth
+            self.affine.weight.fill_(1.0)
+            self.affine.bias.zero_()
+
+    def forward(self, z):                         # [B, 1] -> [B, 1]
+        return self.affine(z) + self.net(z)
+
+
+class Toy:
+    def __init__(self, cfg: ToyConfig):
+        self.cfg, self.target = cfg, d1.TARGETS[cfg.data]
+        torch.manual_seed(cfg.seed)
+        self.G = ToyGenerator(cfg.hidden)
+        self.D = mlp([1, cfg.hidden, cfg.hidden, 1], "none")
+        self.gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))
+
+    def z(self, n: int) -> torch.Tensor:
+        return torch.rand(n, 1, generator=self.gen) * 2 - 1
+
+    def d_step(self):
+        real = self.target.sample(self.cfg.batch, self.gen)
+        with torch.no_grad():
+            fake = self.G(self.z(self.cfg.batch))
+        loss = d_loss(self.D(real), self.D(fake))[0]
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+
+    def g_step(self):
+        self.D.requires_grad_(False)
+        loss = g_loss(self.D(self.G(self.z(self.cfg.batch))), "ns")[0]
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.D.requires_grad_(True)
+        self.opt_g.step()
+
+    def train_d(self, steps: int):
+        for _ in range(steps):
+            self.d_step()
+
+    def train_g(self, steps: int):
+        for _ in range(steps):
+            self.g_step()
+
+    def train_gan(self, steps: int):
+        for _ in range(steps):
+            self.train_d(self.cfg.k)
+            self.g_step()
+
+    @torch.no_grad()
+    def snapshot(self) -> dict:
+        """Densities, D and the z -> G(z) map on a grid covering p_data and p_g."""
+        samples = self.G(self.z(self.cfg.n_kde)).double().numpy().ravel()
+        t = self.target
+        pad = 5 * d1.bandwidth(samples)
+        lo = min((t.mu - 6 * t.sd).min(), samples.min() - pad)
+        hi = max((t.mu + 6 * t.sd).max(), samples.max() + pad)
+        x = np.linspace(lo, hi, 4000)
+        z = torch.linspace(-1, 1, 25)[:, None]
+        return {"x": x, "p_data": t.pdf(x), "p_g": d1.kde(samples, x),
+                "d": torch.sigmoid(self.D(torch.as_tensor(x, dtype=torch.float32)[:, None])
+                                   ).double().numpy().ravel(),
+                "z": z.numpy().ravel(), "g_z": self.G(z).numpy().ravel()}
+
+
+def check_dstar(s: dict, tol: float) -> dict:
+    """(i): D against D* = p_data / (p_data + p_g) over the 99% region of the mixture."""
+    dstar = s["p_data"] / np.maximum(s["p_data"] + s["p_g"], 1e-300)
+    region = d1.mass_region((s["p_data"] + s["p_g"]) / 2, s["x"])
+    gap = float(np.abs(s["d"] - dstar)[region].max())
+    return {"max_abs_gap": gap, "tolerance": tol, "passed": gap <= tol}
+
+
+def check_value(s: dict, tol: float) -> dict:
+    """(ii): V(D, G) against -log 4 + 2 JSD(p_data || p_g)."""
+    v = d1.value(s["d"], s["p_data"], s["p_g"], s["x"])
+    jsd = d1.jsd(s["p_data"], s["p_g"], s["x"])
+    theory = -math.log(4) + 2 * jsd
+    return {"V": v, "theory": theory, "jsd": jsd, "gap": abs(v - theory), "tolerance": tol,
+            "passed": abs(v - theory) <= tol}
+
+
+def check_equilibrium(s: dict, tol_half: float, tol_jsd: float) -> dict:
+    """(iii): D = 1/2 on the data's support and p_g = p_data."""
+    support = d1.mass_region(s["p_data"], s["x"])
+    dev = float(np.abs(s["d"] - 0.5)[support].max())
+    jsd = d1.jsd(s["p_data"], s["p_g"], s["x"])
+    return {"max_abs_d_minus_half": dev, "jsd": jsd, "tolerance_half": tol_half,
+            "tolerance_jsd": tol_jsd, "passed": dev <= tol_half and jsd <= tol_jsd}
+
+
+def experiment(cfg: ToyConfig) -> tuple[dict, dict]:
+    """Runs the four moments; returns (snapshots by panel letter, checks)."""
+    toy, snaps = Toy(cfg), {}
+    toy.train_gan(cfg.warmup_steps)
+    snaps["a"] = toy.snapshot()
+    toy.train_d(cfg.d_steps)
+    snaps["b"] = toy.snapshot()
+    toy.train_g(cfg.g_steps)
+    snaps["c"] = toy.snapshot()
+    toy.train_gan(cfg.train_steps)
+    toy.train_d(cfg.d_steps)
+    snaps["d"] = toy.snapshot()
+    checks = {"i_dstar": check_dstar(snaps["b"], cfg.tol_dstar),
+              "ii_value": check_value(snaps["b"], cfg.tol_value),
+              "iii_equilibrium": check_equilibrium(snaps["d"], cfg.tol_half, cfg.tol_jsd)}
+    return snaps, checks
+
+
+def figure(snaps: dict, w: int = 300, h: int = 280) -> np.ndarray:
+    """The four panels side by side, RGB uint8."""
+    lo = min(s["x"][0] for s in snaps.values())
+    hi = max(s["x"][-1] for s in snaps.values())
+    peak = 1.15 * max(max(s["p_data"].max(), s["p_g"].max()) for s in snaps.values())
+    canvas = np.full((h, w * len(snaps) + 4 * (len(snaps) - 1), 3), 255, dtype=np.uint8)
+    top, x_axis, z_axis = 10, 190, 260
+    for i, s in enumerate(snaps.values()):
+        x0 = i * (w + 4)
+        px = lambda v: x0 + 5 + (np.asarray(v) - lo) / (hi - lo) * (w - 10)
+        py = lambda v, scale: x_axis - 2 - np.asarray(v) / scale * (x_axis - top - 2)
+        canvas[:, x0 + w:x0 + w + 4] = 200 if i < len(snaps) - 1 else 255
+        line(canvas, px(lo), x_axis, px(hi), x_axis, (0, 0, 0))
+        line(canvas, px(lo), z_axis, px(hi), z_axis, (0, 0, 0))
+        line(canvas, px(lo), py(0.5, 1.0), px(hi), py(0.5, 1.0), (220, 220, 220))
+        for z, gz in zip(s["z"], s["g_z"]):     # z spread uniformly under the x range
+            line(canvas, px(lo + (z + 1) / 2 * (hi - lo)), z_axis, px(gz), x_axis, (120, 120, 120))
+        polyline(canvas, px(s["x"]), py(s["p_g"], peak), (0, 150, 0))
+        polyline(canvas, px(s["x"]), py(s["p_data"], peak), (0, 0, 0), dash=4)
+        polyline(canvas, px(s["x"]), py(s["d"], 1.0), (30, 80, 220), dash=10)
+    return canvas
+
+
+def main(argv=None) -> int:
+    p = Parser(prog="fastgan.toy1d", description=__doc__.split("\n")[0])
+    add_flags(p, ToyConfig)
+    given = {k: v for k, v in vars(p.parse_args(argv)).items() if v is not None}
+    cfg = ToyConfig(**given)
+    if min(cfg.hidden, cfg.batch, cfg.d_steps, cfg.n_kde, cfg.k) < 1 or min(cfg.lr_d, cfg.lr_g) <= 0:
+        raise UserError("--hidden, --batch, --d-steps, --n-kde, --k must be >= 1; "
+                        "--lr-d, --lr-g > 0")
+    t0 = time.perf_counter()
+    snaps, checks = experiment(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_png(out / "figure1.png", figure(snaps))
+    numbers = {"config": asdict(cfg), "checks": checks, "seconds": time.perf_counter() - t0,
+               "panels": {k: {n: np.asarray(v).tolist() for n, v in s.items()}
+                          for k, s in snaps.items()}}
+    (out / "toy1d.json").write_text(json.dumps(numbers) + "\n")
+    i, ii, iii = checks.values()
+    mark = lambda c: "pass" if c["passed"] else "FAIL"
+    print(f"(i)   D vs D* at (b): max |D - D*| = {i['max_abs_gap']:.4f} "
+          f"(<= {i['tolerance']}) {mark(i)}")
+    print(f"(ii)  V(D, G) = {ii['V']:.4f} vs -log 4 + 2 JSD = {ii['theory']:.4f} "
+          f"(|gap| {ii['gap']:.4f} <= {ii['tolerance']}) {mark(ii)}")
+    print(f"(iii) at (d): max |D - 1/2| = {iii['max_abs_d_minus_half']:.4f} "
+          f"(<= {iii['tolerance_half']}), JSD = {iii['jsd']:.5f} (<= {iii['tolerance_jsd']}) "
+          f"{mark(iii)}")
+    print(f"wrote {out / 'figure1.png'} and {out / 'toy1d.json'} in {numbers['seconds']:.1f} s")
+    return 0 if all(c["passed"] for c in checks.values()) else 1
+
+
+def cli() -> None:
+    """Console-script entry point."""
+    sys.exit(run(main))
+
+
+if __name__ == "__main__":
+    cli()
