@@ -82,7 +82,13 @@ def value(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> 
 
 
 def mass_region(p: np.ndarray, x: np.ndarray, mass: float = 0.99) -> np.ndarray:
-    """Boolean mask of the grid points between the (1-mass)/2 and (1+mass)/2 quantiles of p."""
-    cdf = np.concatenate([[0.0], np.cumsum((p[1:] + p[:-1]) * np.diff(x) / 2)])
-    cdf /= cdf[-1]
-    return (cdf >= (1 - mass) / 2) & (cdf <= (1 + mass) / 2)
+    """Boolean mask of the highest-density region of p holding `mass` of its mass: the grid
+    points where p >= t, with t the largest level that keeps that much mass above it. For a
+    unimodal p this is an interval; for a mixture it leaves out the low-density gap between
+    the modes (a region where p is ~0 is not where p "is")."""
+    w = p * np.gradient(x)                          # mass per grid point on a uniform grid
+    order = np.argsort(-p, kind="stable")
+    cum = np.cumsum(w[order]) / w.sum()
+    keep = np.zeros(len(p), dtype=bool)
+    keep[order[:int(np.searchsorted(cum, mass)) + 1]] = True
+    return keep

@@ -70,13 +70,54 @@ def test_short_run_writes_figure_and_numbers(tmp_path):
     assert set(numbers["checks"]) == {"i_dstar", "ii_value", "iii_equilibrium"}
 
 
+def test_highest_density_region_skips_the_gap_between_modes():
+    x = np.linspace(0, 8, 4001)
+    p = d1.TARGETS["mixture"].pdf(x)
+    region = d1.mass_region(p, x, 0.99)
+    assert d1.integrate(np.where(region, p, 0.0), x) == pytest.approx(0.99, abs=2e-3)
+    assert not region[np.abs(x - 4.0).argmin()]             # the gap: p ~ 1e-3
+    assert region[np.abs(x - 2.5).argmin()] and region[np.abs(x - 5.5).argmin()]
+    g = d1.TARGETS["gaussian"].pdf(x)                        # unimodal: the central interval
+    inside = x[d1.mass_region(g, x, 0.99)]
+    assert inside[0] == pytest.approx(4 - 2.5758 * 0.5, abs=4e-3)
+    assert inside[-1] == pytest.approx(4 + 2.5758 * 0.5, abs=4e-3)
+
+
 def test_barely_trained_d_fails_check_i():
-    toy = Toy(ToyConfig(n_kde=20000, batch=128))
-    toy.train_gan(300)                                       # moment (a)
-    from fastgan.models import mlp
     import torch
+    toy = Toy(ToyConfig(n_kde=20000))
+    toy.train_gan(ToyConfig.warmup_steps)                    # moment (a)
     torch.manual_seed(5)
-    toy.D = mlp([1, 32, 32, 1], "none")                      # a fresh D, trained 5 steps
+    toy.D = toy.make_d()                                     # a fresh D, trained 5 steps
     toy.opt_d = torch.optim.Adam(toy.D.parameters(), lr=1e-3, betas=(0.5, 0.999))
     toy.train_d(5)
-    assert not check_dstar(toy.snapshot(), 0.05)["passed"]
+    s = toy.snapshot()
+    assert not check_dstar(s, ToyConfig.tol_dstar)["passed"]
+    assert not check_value(s, ToyConfig.tol_value)["passed"]
+
+
+def test_same_seed_same_numbers(tmp_path):
+    for name in ("a", "b"):
+        assert run(main, ["--out", str(tmp_path / name), *SHORT]) in (0, 1)
+    a, b = (json.loads((tmp_path / n / "toy1d.json").read_text()) for n in ("a", "b"))
+    assert a["checks"] == b["checks"] and a["panels"] == b["panels"]
+
+
+def test_bad_flags_exit_2(capsys):
+    assert run(main, ["--d-hidden", "0"]) == 2
+    assert "--d-hidden" in capsys.readouterr().err
+
+
+def test_default_run_passes_all_three_checks(tmp_path):
+    """`python -m fastgan.toy1d` with its defaults: every check passes; and the same tolerances
+    reject a p_g estimate that is off (p_g's KDE shifted by a tenth of p_data's sd)."""
+    assert run(main, ["--out", str(tmp_path)]) == 0
+    numbers = json.loads((tmp_path / "toy1d.json").read_text())
+    assert all(c["passed"] for c in numbers["checks"].values()), numbers["checks"]
+    b = {k: np.asarray(v) for k, v in numbers["panels"]["b"].items()}
+    shifted = dict(b, p_g=np.interp(b["x"] - 0.05, b["x"], b["p_g"], left=0.0, right=0.0))
+    assert not check_dstar(shifted, ToyConfig.tol_dstar)["passed"]
+    d = {k: np.asarray(v) for k, v in numbers["panels"]["d"].items()}
+    for wrong in (d1.Target([1.0], [4.1], [0.5]), d1.Target([1.0], [4.0], [0.6])):
+        off = dict(d, p_g=wrong.pdf(d["x"]))               # 0.2 sd off, or 20% too wide
+        assert not check_equilibrium(off, ToyConfig.tol_half, ToyConfig.tol_jsd)["passed"]
