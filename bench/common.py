@@ -1,4 +1,5 @@
 """Shared by the benchmarks: device, shapes, timing, and the environment to report."""
+import re
 import subprocess
 from pathlib import Path
 
@@ -37,3 +38,12 @@ def record_rate(benchmark, amount: float, unit: str) -> None:
     if stats is not None and getattr(stats, "stats", None) is not None and stats.stats.mean:
         scale = 1e12 if unit == "TFLOP/s" else 1e9
         benchmark.extra_info[unit] = amount / stats.stats.mean / scale
+
+
+def splice(readme: Path, name: str, block: str) -> None:
+    """Replaces the text between <!-- name:start --> and <!-- name:end --> in readme."""
+    text = readme.read_text()
+    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"error: {readme} has no <!-- {name}:start --> ... end block")
+    readme.write_text(pattern.sub(lambda m: m.group(1) + block + m.group(2), text))
