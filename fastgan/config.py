@@ -44,6 +44,8 @@ class TrainConfig:
                           "validation split, used by the Parzen estimate)")
     compile: bool | None = opt(None, "torch.compile the D and G steps (default: on for CUDA, "
                                "off for the CPU where eager measured faster)")
+    cuda_graphs: bool = opt(False, "replay the compiled D and G steps as CUDA graphs "
+                            "(torch.compile mode='reduce-overhead'; CUDA with --compile only)")
     backend: str = opt("auto", "op implementation: triton (CUDA / interpreter) or torch "
                        "(the reference); auto picks triton where it runs",
                        choices=("auto", "triton", "torch"))

@@ -86,6 +86,8 @@ class Run:
         self.device = resolve_device(cfg.device)
         setup_backend(cfg, self.device)
         self.compile = self.device.type == "cuda" if cfg.compile is None else cfg.compile
+        if cfg.cuda_graphs and not (self.compile and self.device.type == "cuda"):
+            raise UserError("--cuda-graphs needs --device cuda and compiled steps (--compile)")
         images, _ = data.load_split(data.find(cfg.data_dir), "train")
         self.batches = data.Batches(data.to_unit_range(images[:cfg.train_size], self.device),
                                     cfg.batch_size, cfg.seed)
@@ -93,7 +95,7 @@ class Run:
         if self.steps_per_epoch < 1:
             raise UserError(f"--train-size {cfg.train_size} holds fewer than k={cfg.k} batches")
         self.total = cfg.steps or cfg.epochs * self.steps_per_epoch
-        self.gan = GAN(cfg, self.device, self.compile)
+        self.gan = GAN(cfg, self.device, self.compile, cfg.cuda_graphs)
         self.step = 0
         if resume is not None:
             self.gan.load_state_dict(resume)
@@ -258,7 +260,8 @@ def main(argv=None) -> int:
     run_ = Run(cfg, run_dir, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
-    where = f"{run_.device}, {'compiled' if run_.compile else 'eager'}, backend {cfg.backend}"
+    where = (f"{run_.device}, {'compiled' if run_.compile else 'eager'}"
+             f"{' + CUDA graphs' if cfg.cuda_graphs else ''}, backend {cfg.backend}")
     print(f"training {run_.total} steps ({run_.steps_per_epoch}/epoch) from step {run_.step} "
           f"on {where} -> {run_dir}", flush=True)
     summary = run_.train()

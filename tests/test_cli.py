@@ -24,6 +24,7 @@ def cli(*args, env_data=None):
     (["fastgan.train", "--device", "tpu"], 2, "device"),
     (["fastgan.train", "--device", "cpu", "--data-dir", "/no/such/folder"], 2, "does not exist"),
     (["fastgan.train", "--resume", "/no/such/run"], 2, "not a run folder"),
+    (["fastgan.train", "--device", "cpu", "--cuda-graphs"], 2, "--cuda-graphs needs --device cuda"),
     (["fastgan.sample", "--checkpoint", "/no/such.pt", "--out", "x.npy"], 2, "not found"),
     (["fastgan.sample", "--checkpoint", "/no/such.pt", "--out", "x.jpg"], 2, ".npy or .png"),
 ])

@@ -1,5 +1,6 @@
 """CPU reference path vs GPU Triton path (fp32, ieee dots): same seed, same initial parameters,
-same batches and noise; losses and every parameter after 1 and 50 steps. Skipped without CUDA."""
+same batches and noise; losses and every parameter after 1 and 50 steps, with the GPU steps
+eager, compiled, and compiled + CUDA graphs. Skipped without CUDA."""
 import pytest
 import torch
 
@@ -12,13 +13,13 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUD
 TOL = {1: 1e-5, 50: 1e-3}   # fp32 rounding differences grow through 50 Adam steps
 
 
-def run(device, backend, steps, compile_):
+def run(device, backend, steps, compile_, graphs=False):
     kernels.set_backend(backend)
     kernels.set_precision("ieee")
     torch.backends.cuda.matmul.allow_tf32 = False
     gan = GAN(TrainConfig(seed=11), torch.device("cpu"), compile=False)
     state = gan.state_dict()                      # initial parameters made on the CPU
-    gan = GAN(TrainConfig(seed=11), torch.device(device), compile=compile_)
+    gan = GAN(TrainConfig(seed=11), torch.device(device), compile=compile_, cuda_graphs=graphs)
     gan.G.load_state_dict(state["G"])
     gan.D.load_state_dict(state["D"])
     data = torch.Generator().manual_seed(0)
@@ -31,11 +32,11 @@ def run(device, backend, steps, compile_):
     return gan, torch.stack(stats)
 
 
-@pytest.mark.parametrize("compile_", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("mode", ["eager", "compiled", "cuda-graphs"])
 @pytest.mark.parametrize("steps", [1, 50])
-def test_cpu_reference_vs_gpu_triton(steps, compile_):
+def test_cpu_reference_vs_gpu_triton(steps, mode):
     ref, s_ref = run("cpu", "torch", steps, False)
-    tri, s_tri = run("cuda", "auto", steps, compile_)
+    tri, s_tri = run("cuda", "auto", steps, mode != "eager", mode == "cuda-graphs")
     assert_rel("losses / D outputs", s_tri, s_ref, TOL[steps])
     for net in ("G", "D"):
         for (name, a), b in zip(getattr(tri, net).named_parameters(),
