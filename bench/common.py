@@ -40,6 +40,11 @@ def record_rate(benchmark, amount: float, unit: str) -> None:
         benchmark.extra_info[unit] = amount / stats.stats.mean / scale
 
 
+def verdict(achieved: float, required: float) -> str:
+    """"met", or by how much a target was missed."""
+    return "met" if achieved >= required else f"missed by {100 * (1 - achieved / required):.0f}%"
+
+
 def splice(readme: Path, name: str, block: str) -> None:
     """Replaces the text between <!-- name:start --> and <!-- name:end --> in readme."""
     text = readme.read_text()

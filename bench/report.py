@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import splice  # noqa: E402
+from common import splice, verdict  # noqa: E402
 
 IMPLS = ("fastgan", "eager", "compile")
 
@@ -63,23 +63,21 @@ def _speedup(row: dict, base: str) -> float | None:
     return other / ours if ours and other else None
 
 
-def targets(table: list[dict], refs: dict) -> list[tuple[str, float, float, bool]]:
-    """(what, achieved, required, met) for every target the results allow checking."""
+def targets(table: list[dict], refs: dict) -> list[tuple[str, float, float]]:
+    """(what, achieved, required) for every target the results allow checking."""
     checks = []
     for r in table:
         if r["op"] == "linear_act" and r["mode"] == "fwd+bwd":
             if r["size"] <= 1024 and _speedup(r, "eager") is not None:
                 s = _speedup(r, "eager")
-                checks.append((f"linear_act fwd+bwd B{r['size']} {r['layer']}: x eager", s,
-                               1.5, s >= 1.5))
+                checks.append((f"linear_act fwd+bwd B{r['size']} {r['layer']}: x eager", s, 1.5))
             elif r["size"] == 16384 and r["rate"] and ("gemm", 16384) in refs:
                 f = r["rate"] / refs[("gemm", 16384)]
-                checks.append((f"linear_act fwd+bwd B16384 {r['layer']}: of dense GEMM", f,
-                               0.7, f >= 0.7))
+                checks.append((f"linear_act fwd+bwd B16384 {r['layer']}: of dense GEMM", f, 0.7))
         if r["op"] == "sigmoid_bce" and r["size"] == 1 << 24 and r["rate"] \
                 and ("copy", 1 << 24) in refs:
             f = r["rate"] / refs[("copy", 1 << 24)]
-            checks.append(("sigmoid_bce fwd+bwd N16M: of copy bandwidth", f, 0.85, f >= 0.85))
+            checks.append(("sigmoid_bce fwd+bwd N16M: of copy bandwidth", f, 0.85))
     return checks
 
 
@@ -112,10 +110,10 @@ def markdown(data: dict) -> str:
             for (kind, s), v in sorted(refs.items()))]
     checks = targets(table, refs)
     if checks:
-        lines += ["", "Targets (set for an H100):", "", "| target | achieved | required | |", "|---|---:|---:|---|"]
-        for what, got, need, met in checks:
-            verdict = "met" if met else f"missed by {100 * (1 - got / need):.0f}%"
-            lines.append(f"| {what} | {got:.2f} | {need:.2f} | {verdict} |")
+        lines += ["", "Targets (set for an H100):", "", "| target | achieved | required | |",
+                  "|---|---:|---:|---|"]
+        for what, got, need in checks:
+            lines.append(f"| {what} | {got:.2f} | {need:.2f} | {verdict(got, need)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -25,6 +25,12 @@ class Target:
         return (self.w * np.exp(-0.5 * ((x - self.mu) / self.sd) ** 2)
                 / (self.sd * math.sqrt(2 * math.pi))).sum(-1)
 
+    def moments(self) -> tuple[float, float]:
+        """Mean and standard deviation."""
+        mean = float((self.w * self.mu).sum())
+        second = float((self.w * (self.sd ** 2 + self.mu ** 2)).sum())
+        return mean, math.sqrt(second - mean ** 2)
+
     def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
         """float32 [n, 1]."""
         comp = torch.multinomial(torch.as_tensor(self.w), n, replacement=True, generator=gen)

@@ -76,13 +76,6 @@ PRESETS = {"gaussian": {},
                        "warmup_steps": 300, "d_steps": 1500, "train_steps": 4000}}
 
 
-def moments(target: d1.Target) -> tuple[float, float]:
-    """Mean and standard deviation of a Gaussian mixture."""
-    mean = float((target.w * target.mu).sum())
-    second = float((target.w * (target.sd ** 2 + target.mu ** 2)).sum())
-    return mean, math.sqrt(second - mean ** 2)
-
-
 class Probit(nn.Module):
     """z uniform on [-1, 1] -> Phi^-1((z + 1) / 2), a standard normal (clamped at 1e-6 of the
     ends, |f| <= 4.75). A continuous G of a bounded z has a bounded range, and beyond that range
@@ -126,7 +119,7 @@ class ToyGenerator(nn.Module):
 class Toy:
     def __init__(self, cfg: ToyConfig):
         self.cfg, self.target = cfg, d1.TARGETS[cfg.data]
-        mean, sd = moments(self.target)
+        mean, sd = self.target.moments()
         torch.manual_seed(cfg.seed)
         self.G = ToyGenerator(cfg.g_hidden, mean, sd, cfg.g_scale, cfg.g_shift)
         self.D = self.make_d()
@@ -136,7 +129,7 @@ class Toy:
 
     def make_d(self) -> nn.Module:
         """A freshly initialized D: x [B, 1] -> logit [B, 1]."""
-        mean, sd = moments(self.target)
+        mean, sd = self.target.moments()
         return nn.Sequential(Standardize(mean, sd),
                              mlp([1, self.cfg.d_hidden, self.cfg.d_hidden, 1], "none"))
 
@@ -153,11 +146,12 @@ class Toy:
         self.opt_d.step()
 
     def g_step(self):
-        self.D.requires_grad_(False)
-        loss = g_loss(self.D(self.G(self.z(self.cfg.batch))), "ns")[0]
         self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.D.requires_grad_(True)
+        self.D.requires_grad_(False)                     # no dW for D in this backward
+        try:
+            g_loss(self.D(self.G(self.z(self.cfg.batch))), "ns")[0].backward()
+        finally:
+            self.D.requires_grad_(True)
         self.opt_g.step()
 
     def train_d(self, steps: int, anneal: bool = False):
@@ -200,7 +194,8 @@ class Toy:
 
 
 def check_dstar(s: dict, tol: float) -> dict:
-    """(i): D against D* = p_data / (p_data + p_g) over the 99% region of the mixture."""
+    """(i): D against D* = p_data / (p_data + p_g) over the region holding 99% of the mass of
+    (p_data + p_g) / 2."""
     dstar = s["p_data"] / np.maximum(s["p_data"] + s["p_g"], 1e-300)
     region = d1.mass_region((s["p_data"] + s["p_g"]) / 2, s["x"])
     err = np.where(region, np.abs(s["d"] - dstar), -1.0)
