@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import kernels
+from fastgan.kernels.linear_act import linear_act
 from common import BATCHES, CUDA, DEVICE, LAYERS, record_rate, sync
 
 
@@ -16,7 +16,7 @@ def eager(x, w, b, act):
 
 
 compiled = torch.compile(eager)
-IMPLS = {"fastgan": lambda x, w, b, act: kernels.linear_act(x, w, b, act), "eager": eager,
+IMPLS = {"fastgan": lambda x, w, b, act: linear_act(x, w, b, act), "eager": eager,
          "compile": compiled}
 LAYER_SET = LAYERS if CUDA else LAYERS[3:4]
 

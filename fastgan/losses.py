@@ -4,7 +4,7 @@ D maximizes log D(x) + log(1 - D(G(z)))  <=>  minimizes BCE(D(x), 1) + BCE(D(G(z
 G, non-saturating ("ns"): maximizes log D(G(z))   <=>  minimizes BCE(D(G(z)), 1).
 G, minimax:               minimizes log(1 - D(G(z))) =  -BCE(D(G(z)), 0).
 """
-from kernels import discriminator_bce, sigmoid_bce_stats
+from fastgan.kernels.sigmoid_bce import discriminator_bce, sigmoid_bce_stats
 
 
 def d_loss(real_logits, fake_logits, real_label: float = 1.0):

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from fastgan.config import ModelConfig
-from kernels import linear_act
+from fastgan.kernels.linear_act import linear_act
 
 
 class Dense(nn.Module):

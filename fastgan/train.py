@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-import kernels
+from fastgan import kernels
 from fastgan import checkpoint, data
 from fastgan.cli import DivergenceError, Parser, UserError, run
 from fastgan.config import TrainConfig, add_flags, from_dict, from_flags, to_dict

@@ -1,14 +1,14 @@
-"""fastgan's two ops: fused linear + activation and fused sigmoid + BCE (Triton, with references).
+"""fastgan's two ops, installed as `fastgan.kernels` (the folder is kernels/ at the repo top).
 
+Each op lives in its own module beside its pure-PyTorch reference:
+    fastgan.kernels.linear_act       linear_act(x, weight, bias, activation, negative_slope)
+    fastgan.kernels.linear_act_ref   linear_act_ref(...)         (the CPU path, the tests' truth)
+    fastgan.kernels.sigmoid_bce      sigmoid_bce, sigmoid_bce_stats, discriminator_bce
+    fastgan.kernels.sigmoid_bce_ref  sigmoid_bce_ref, discriminator_bce_ref
 Each public function runs the Triton kernels on CUDA tensors (and on CPU tensors under
-TRITON_INTERPRET=1) and the pure-PyTorch reference beside it elsewhere.
+TRITON_INTERPRET=1) and the reference elsewhere. The package itself exports only the backend
+controls, so no function ever shadows a module of the same name.
 """
-from kernels._dispatch import get_backend, set_backend, set_precision, triton_available
-from kernels.linear_act import ACTIVATIONS, linear_act
-from kernels.linear_act_ref import linear_act_ref
-from kernels.sigmoid_bce import discriminator_bce, sigmoid_bce, sigmoid_bce_stats
-from kernels.sigmoid_bce_ref import discriminator_bce_ref, sigmoid_bce_ref
+from fastgan.kernels._dispatch import get_backend, set_backend, set_precision, triton_available
 
-__all__ = ["ACTIVATIONS", "discriminator_bce", "discriminator_bce_ref", "get_backend",
-           "linear_act", "linear_act_ref", "set_backend", "set_precision", "sigmoid_bce", "sigmoid_bce_ref",
-           "sigmoid_bce_stats", "triton_available"]
+__all__ = ["get_backend", "set_backend", "set_precision", "triton_available"]

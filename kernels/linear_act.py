@@ -19,8 +19,8 @@ import triton
 import triton.language as tl
 from torch.library import triton_op, wrap_triton
 
-from kernels._dispatch import INTERPRET, default_precision, use_triton
-from kernels.linear_act_ref import linear_act_ref
+from fastgan.kernels._dispatch import INTERPRET, default_precision, use_triton
+from fastgan.kernels.linear_act_ref import linear_act_ref
 
 ACTIVATIONS = {"none": 0, "leaky_relu": 1, "tanh": 2}
 PRECISIONS = ("ieee", "tf32")

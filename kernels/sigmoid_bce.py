@@ -19,8 +19,8 @@ import triton
 import triton.language as tl
 from torch.library import triton_op, wrap_triton
 
-from kernels._dispatch import use_triton
-from kernels.sigmoid_bce_ref import discriminator_bce_ref, sigmoid_bce_ref
+from fastgan.kernels._dispatch import use_triton
+from fastgan.kernels.sigmoid_bce_ref import discriminator_bce_ref, sigmoid_bce_ref
 
 BLOCK = 1024
 DTYPES = (torch.float32, torch.bfloat16)

@@ -23,7 +23,7 @@ def mnist_dir():
 
 @pytest.fixture(autouse=True)
 def _reset_kernel_settings():
-    import kernels
+    from fastgan import kernels
     yield
     kernels.set_backend("auto")
     kernels.set_precision("tf32")

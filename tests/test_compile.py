@@ -1,16 +1,17 @@
 """torch.compile(fullgraph=True) traces both ops (on the CPU: the reference path)."""
 import torch
 
-import kernels
+from fastgan.kernels.linear_act import linear_act
+from fastgan.kernels.sigmoid_bce import discriminator_bce, sigmoid_bce
 from numerics import assert_rel
 
 
 def step(x, w1, b1, w2, b2):
-    h = kernels.linear_act(x, w1, b1, "leaky_relu", 0.2)
-    logits = kernels.linear_act(h, w2, b2, "none")
+    h = linear_act(x, w1, b1, "leaky_relu", 0.2)
+    logits = linear_act(h, w2, b2, "none")
     n = x.shape[0] // 2
-    d_loss, p_real, p_fake = kernels.discriminator_bce(logits[:n], logits[n:], 0.9)
-    g_loss = kernels.sigmoid_bce(logits[n:], 1.0)
+    d_loss, p_real, p_fake = discriminator_bce(logits[:n], logits[n:], 0.9)
+    g_loss = sigmoid_bce(logits[n:], 1.0)
     return d_loss + g_loss, p_real, p_fake
 
 

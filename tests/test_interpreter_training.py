@@ -5,10 +5,10 @@
 import pytest
 import torch
 
-import kernels
+from fastgan import kernels
 from fastgan.config import ModelConfig, TrainConfig
 from fastgan.gan import GAN
-from kernels._dispatch import INTERPRET
+from fastgan.kernels._dispatch import INTERPRET
 from numerics import assert_rel
 
 CUDA = torch.cuda.is_available()

@@ -10,9 +10,11 @@ import itertools
 import pytest
 import torch
 
-import kernels
-from kernels._dispatch import INTERPRET
-from kernels.linear_act_ref import linear_act_ref
+from fastgan.kernels.linear_act import linear_act
+from fastgan.kernels.linear_act_ref import linear_act_ref
+from fastgan.kernels.sigmoid_bce import discriminator_bce, sigmoid_bce, sigmoid_bce_stats
+from fastgan.kernels.sigmoid_bce_ref import discriminator_bce_ref, sigmoid_bce_ref
+from fastgan.kernels._dispatch import INTERPRET
 from numerics import assert_like_torch, assert_rel, rel_err
 
 CUDA = torch.cuda.is_available()
@@ -73,7 +75,7 @@ def _check_against_fp64(x, w, b, act, slope, precision="ieee"):
     """(ours, fp64 reference, torch fp32, rounding scale) for y, dx, dw, db."""
     m, n = x.shape[0], w.shape[0]
     dy = torch.randn(m, n, device=DEVICE, dtype=torch.float32)
-    ours, y = _run(kernels.linear_act, x, w, b, dy, activation=act, negative_slope=slope,
+    ours, y = _run(linear_act, x, w, b, dy, activation=act, negative_slope=slope,
                    input_precision=precision)
     assert "fastgan" in type(y.grad_fn).__name__, "the Triton op did not run"
     ref, _ = _run(linear_act_ref, *(t.double() if t is not None else None for t in (x, w, b)),
@@ -132,7 +134,7 @@ def test_linear_act_without_bias_and_strided_inputs():
 def test_linear_act_stride0_gradient():
     # y.sum() hands the backward an expanded (stride 0) gradient.
     x, w, b = (t.requires_grad_() for t in _inputs(5, 7, 3))
-    kernels.linear_act(x, w, b, "tanh").sum().backward()
+    linear_act(x, w, b, "tanh").sum().backward()
     xd, wd, bd = (t.detach().double().requires_grad_() for t in (x, w, b))
     linear_act_ref(xd, wd, bd, "tanh").sum().backward()
     for name, o, r in (("dx", x.grad, xd.grad), ("dw", w.grad, wd.grad), ("db", b.grad, bd.grad)):
@@ -142,7 +144,7 @@ def test_linear_act_stride0_gradient():
 def test_linear_act_leaky_at_zero_uses_the_slope():
     x = torch.zeros(2, 3, device=DEVICE, requires_grad=True)
     w = torch.ones(4, 3, device=DEVICE, requires_grad=True)
-    y = kernels.linear_act(x, w, None, "leaky_relu", 0.2)
+    y = linear_act(x, w, None, "leaky_relu", 0.2)
     y.backward(torch.ones_like(y))
     assert torch.equal(x.grad, torch.full_like(x.grad, 0.8))   # 4 outputs x slope 0.2
 
@@ -157,15 +159,15 @@ def test_linear_act_leaky_at_zero_uses_the_slope():
 def test_linear_act_bad_inputs(bad, error, says):
     x, w, b = bad(*_inputs(4, 5, 6))
     with pytest.raises(error, match=says):
-        kernels.linear_act(x, w, b, "none")
+        linear_act(x, w, b, "none")
 
 
 def test_linear_act_bad_activation_and_slope():
     x, w, b = _inputs(4, 5, 6)
     with pytest.raises(ValueError, match="activation must be one of"):
-        kernels.linear_act(x, w, b, "relu")
+        linear_act(x, w, b, "relu")
     with pytest.raises(ValueError, match="negative_slope must be in"):
-        kernels.linear_act(x, w, b, "leaky_relu", 0.0)
+        linear_act(x, w, b, "leaky_relu", 0.0)
 
 
 # ---- sigmoid_bce -----------------------------------------------------------------------------
@@ -188,13 +190,13 @@ def test_sigmoid_bce(n, scale, target):
     y = {"one": 1.0, "zero": 0.0, "smooth": 0.9,
          "tensor": torch.rand(n, device=DEVICE).round()}[target]
     zl = z.clone().requires_grad_()
-    loss, prob = kernels.sigmoid_bce_stats(zl, y)
+    loss, prob = sigmoid_bce_stats(zl, y)
     loss.backward()
     assert "fastgan" in type(loss.grad_fn).__name__, "the Triton op did not run"
     # the reference sees the target the kernel sees: 0.9 rounded to fp32
     yd = y.double() if isinstance(y, torch.Tensor) else float(torch.tensor(y))
     zd = z.double().requires_grad_()
-    ref, ref_prob = kernels.sigmoid_bce_ref(zd, yd)
+    ref, ref_prob = sigmoid_bce_ref(zd, yd)
     ref.backward()
     assert torch.isfinite(loss) and torch.isfinite(zl.grad).all()
     assert_rel("loss", loss, ref, 1e-6)            # a mean of terms >= 0: no cancellation
@@ -219,11 +221,11 @@ def _assert_grad(name, got, want, z, y):
 def test_discriminator_bce(n_real, n_fake, real_label):
     zr, zf = _logits(n_real, 30.0).view(-1, 1), _logits(n_fake, 3.0).view(-1, 1)
     r, f = zr.clone().requires_grad_(), zf.clone().requires_grad_()
-    loss, p_real, p_fake = kernels.discriminator_bce(r, f, real_label)
+    loss, p_real, p_fake = discriminator_bce(r, f, real_label)
     (loss * 2).backward()                                 # a grad_output other than 1
     rd, fd = zr.double().requires_grad_(), zf.double().requires_grad_()
     label32 = float(torch.tensor(real_label))          # the label the kernel sees, in fp32
-    ref, ref_real, ref_fake = kernels.discriminator_bce_ref(rd, fd, label32)
+    ref, ref_real, ref_fake = discriminator_bce_ref(rd, fd, label32)
     (ref * 2).backward()
     assert_rel("loss", loss, ref, 1e-6)
     assert_rel("D(x)", p_real, ref_real, 1e-6)
@@ -238,18 +240,18 @@ def test_sigmoid_bce_exact_at_extremes():
     for y, want in ((1.0, [0.0, 1e4, 9.357622968840175e-14, 30.0]),
                     (0.0, [1e4, 0.0, 30.0, 9.357622968840175e-14])):
         for i, w in enumerate(want):
-            got = kernels.sigmoid_bce(z[i:i + 1], y).item()
+            got = sigmoid_bce(z[i:i + 1], y).item()
             assert got == pytest.approx(w, rel=1e-6, abs=0), f"z={z[i].item()} y={y}"
 
 
 @pytest.mark.parametrize("call, error, says", [
-    (lambda z: kernels.sigmoid_bce(z.double(), 1.0), TypeError, "float32 or bfloat16"),
-    (lambda z: kernels.sigmoid_bce(z.long(), 1.0), TypeError, "floating tensor"),
-    (lambda z: kernels.sigmoid_bce(z.t(), 1.0), ValueError, "contiguous"),
-    (lambda z: kernels.sigmoid_bce(z, torch.ones(3, device=z.device)), ValueError, "must match"),
-    (lambda z: kernels.sigmoid_bce(z[:0], 1.0), ValueError, "empty"),
-    (lambda z: kernels.sigmoid_bce(z, "1"), TypeError, "float or a tensor"),
-    (lambda z: kernels.discriminator_bce(z, z, 1.5), ValueError, "real_label"),
+    (lambda z: sigmoid_bce(z.double(), 1.0), TypeError, "float32 or bfloat16"),
+    (lambda z: sigmoid_bce(z.long(), 1.0), TypeError, "floating tensor"),
+    (lambda z: sigmoid_bce(z.t(), 1.0), ValueError, "contiguous"),
+    (lambda z: sigmoid_bce(z, torch.ones(3, device=z.device)), ValueError, "must match"),
+    (lambda z: sigmoid_bce(z[:0], 1.0), ValueError, "empty"),
+    (lambda z: sigmoid_bce(z, "1"), TypeError, "float or a tensor"),
+    (lambda z: discriminator_bce(z, z, 1.5), ValueError, "real_label"),
 ], ids=["float64", "int", "non-contiguous", "target-shape", "empty", "str-target", "label"])
 def test_sigmoid_bce_bad_inputs(call, error, says):
     with pytest.raises(error, match=says):
@@ -265,7 +267,7 @@ cuda_only = pytest.mark.skipif(not CUDA, reason="needs CUDA")
 def test_linear_act_tf32(m, k, n, act, monkeypatch):
     x, w, b = _inputs(m, k, n)
     dy = torch.randn(m, n, device=DEVICE)
-    ours, _ = _run(kernels.linear_act, x, w, b, dy, activation=act, input_precision="tf32")
+    ours, _ = _run(linear_act, x, w, b, dy, activation=act, input_precision="tf32")
     ref, _ = _run(linear_act_ref, x.double(), w.double(), b.double(), dy.double(), activation=act)
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
     theirs, _ = _run(linear_act_ref, x, w, b, dy, activation=act)
@@ -278,7 +280,7 @@ def test_linear_act_tf32(m, k, n, act, monkeypatch):
 def test_linear_act_bf16(m, k, n, act):
     x, w, b = _inputs(m, k, n, torch.bfloat16)
     dy = torch.randn(m, n, device=DEVICE)
-    ours, _ = _run(kernels.linear_act, x, w, b, dy, activation=act)
+    ours, _ = _run(linear_act, x, w, b, dy, activation=act)
     ref, _ = _run(linear_act_ref, x.double(), w.double(), b.double(), dy.double(), activation=act)
     theirs, _ = _run(linear_act_ref, x, w, b, dy, activation=act)
     for name, o, t, r in zip(("y", "dx", "dw", "db"), ours, theirs, ref):

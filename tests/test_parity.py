@@ -4,7 +4,7 @@ eager, compiled, and compiled + CUDA graphs. Skipped without CUDA."""
 import pytest
 import torch
 
-import kernels
+from fastgan import kernels
 from fastgan.config import TrainConfig
 from fastgan.gan import GAN
 from numerics import assert_rel

@@ -1,0 +1,20 @@
+"""The installed names: the ops are fastgan.kernels.*, and no function shadows a module."""
+import importlib
+import pkgutil
+import types
+
+import fastgan.kernels
+
+
+def test_every_kernels_module_is_a_module_attribute():
+    names = [m.name for m in pkgutil.iter_modules(fastgan.kernels.__path__)]
+    assert {"linear_act", "linear_act_ref", "sigmoid_bce", "sigmoid_bce_ref"} <= set(names)
+    for name in names:
+        module = importlib.import_module(f"fastgan.kernels.{name}")
+        assert isinstance(module, types.ModuleType)
+        assert getattr(fastgan.kernels, name) is module, f"fastgan.kernels.{name} is shadowed"
+
+
+def test_op_functions_live_in_their_modules():
+    from fastgan.kernels import linear_act, sigmoid_bce
+    assert callable(linear_act.linear_act) and callable(sigmoid_bce.discriminator_bce)
