@@ -4,7 +4,10 @@
 #   kernels  the kernel benchmarks -> bench/results/kernels.{json,md}, README block
 #   train    the end-to-end benchmark -> bench/results/train_speed.{json,md}, README block,
 #            and a one-epoch training run (plain compiled, then with CUDA graphs)
-# usage: FASTGAN_DATA=DIR bash bench/gpu_session.sh OUTDIR [tests] [kernels] [train]
+# usage: [FASTGAN_DATA=DIR] bash bench/gpu_session.sh OUTDIR [tests] [kernels] [train]
+# MNIST: $FASTGAN_DATA, else .mnist/ in the repo (git-ignored: carry it to the GPU machine).
+# Triton's cache lives in .triton-cache/ (or $TRITON_CACHE_DIR) so later stages reuse the
+# compiles of earlier ones. The exit status is 1 when any stage (or any run in it) failed.
 # Logs and results are copied flat into OUTDIR (at most 8 files per stage).
 set -uo pipefail
 out=${1:?usage: bench/gpu_session.sh OUTDIR [tests] [kernels] [train]}
@@ -12,6 +15,12 @@ shift
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
 export PYTHONPATH=. PYTHONUNBUFFERED=1
+export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$PWD/.triton-cache}
+export FASTGAN_DATA=${FASTGAN_DATA:-$PWD/.mnist}
+if [ ! -f "$FASTGAN_DATA/train-images-idx3-ubyte.gz" ]; then
+  echo "error: no MNIST in $FASTGAN_DATA (set FASTGAN_DATA or carry .mnist/)" >&2
+  exit 2
+fi
 stages=${*:-tests kernels train}
 status=0
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu \
@@ -35,8 +44,10 @@ for stage in $stages; do
       cp bench/results/train_speed.json bench/results/train_speed.md "$out/"
       for graphs in --no-cuda-graphs --cuda-graphs; do
         python -m fastgan.train --device cuda --epochs 1 --eval-every 1 $graphs \
-            --no-progress --out "/tmp/fastgan-run$graphs" 2>&1 | tail -4
-      done > "$out/train.log" 2>&1 || status=1
+            --no-progress --out "/tmp/fastgan-run$graphs" > "$out/train$graphs.log" 2>&1 \
+            || status=1
+        tail -4 "$out/train$graphs.log"
+      done > "$out/train.log" 2>&1
       cat "$out/train.log" ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac

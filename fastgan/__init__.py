@@ -1,7 +1,22 @@
-"""fastgan: the original GAN (Goodfellow et al., 2014) on MNIST, on fused Triton kernels."""
+"""fastgan: the original GAN (Goodfellow et al., 2014) on MNIST, on fused Triton kernels.
+
+The Python API, for a notebook (each function imports what it needs when called):
+
+    import fastgan
+    summary = fastgan.fit(fastgan.TrainConfig(epochs=1, device="cpu", out="runs/nb"))
+    G = fastgan.load_generator("runs/nb")              # the averaged G of the newest checkpoint
+    x = fastgan.generate(G, 1000, seed=0)              # float32 [1000, 784] in [-1, 1]
+    print(fastgan.score(x)["fid"])                     # classifier FID, IS, modes, ...
+
+(The names differ from the modules fastgan.train and fastgan.sample, the commands, so that no
+function shadows a module.)
+"""
 from pathlib import Path as _Path
 
+from fastgan.config import ModelConfig, TrainConfig
+
 __version__ = "0.1.0"
+__all__ = ["ModelConfig", "TrainConfig", "fit", "generate", "load_generator", "score"]
 
 # The ops live in the top-level kernels/ folder, which an install maps to fastgan.kernels
 # (pyproject.toml, package-dir). Run from a source tree without installing (PYTHONPATH=.), the
@@ -9,3 +24,36 @@ __version__ = "0.1.0"
 _here = _Path(__file__).resolve().parent
 if not (_here / "kernels").is_dir() and (_here.parent / "kernels" / "__init__.py").is_file():
     __path__.append(str(_here.parent))
+
+
+def fit(config: TrainConfig | None = None, **overrides) -> dict:
+    """Trains a run (the defaults, a TrainConfig, and/or field overrides such as epochs=5);
+    returns its summary: steps, seconds, final scores when evaluated, output paths."""
+    import dataclasses
+    from fastgan.trainer import fit as fit_config
+    cfg = dataclasses.replace(config or TrainConfig(), **overrides)
+    return fit_config(cfg)
+
+
+def load_generator(path, device: str = "cpu", raw: bool = False):
+    """The generator of a checkpoint file or run folder (its moving average unless raw)."""
+    from fastgan.device import resolve_device
+    from fastgan.sampling import load_generator as load
+    return load(path, resolve_device(device), raw=raw)
+
+
+def generate(G, n: int, seed: int = 0):
+    """n samples of G as float32 [n, 784] in [-1, 1] (z drawn on the CPU from seed)."""
+    from fastgan.sampling import sample as draw
+    return draw(G, n, seed=seed)
+
+
+def score(samples, data_dir=None, parzen: bool = False, device: str = "cpu") -> dict:
+    """Classifier FID (against the 10k test images), IS, modes, confident share, class
+    histogram, and with parzen=True the paper's Parzen-window log-likelihood."""
+    from fastgan.evaluator import Evaluator
+    ev = Evaluator(data_dir, device)
+    out = ev.scores(samples)
+    if parzen:
+        out["parzen"] = ev.parzen(samples)
+    return out

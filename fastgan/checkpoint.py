@@ -1,10 +1,17 @@
-"""Checkpoints: written atomically, loaded with weights_only=True, the latest found for resume.
+"""Checkpoints: written atomically with a SHA-256 beside each, verified on every load, loaded with
+weights_only=True, the newest good one found for resume.
 
-A checkpoint is one file checkpoints/step_<8 digits>.pt holding {"step", "config", and the
-GAN's state: G, D, both Adam states and the noise generator's state}. The newest `keep` are
-kept; older ones are deleted once a newer one is safely on disk.
+A checkpoint is checkpoints/step_<8 digits>.pt holding {"step", "config", and the GAN's state:
+G (and its average G_ema), D, both Adam states, the noise and global generators' states}, and
+step_<8 digits>.pt.sha256 beside it holding the SHA-256 of the .pt file. A file whose checksum
+is missing or differs (truncated, bit-flipped, empty) is never used: `load` refuses it, and
+`latest_good` skips it, saying so, for an older one. The newest `keep` are kept; older ones are
+deleted only after the new one has been read back from disk and verified. Temporary files a
+crash left behind (.step_*.pt.*.tmp) are removed by `clean_partial`.
 """
+import hashlib
 import re
+import sys
 from pathlib import Path
 
 import torch
@@ -15,16 +22,51 @@ from fastgan.files import atomic_write
 _NAME = re.compile(r"step_(\d{8})\.pt$")
 
 
+class CheckpointError(UserError):
+    """A checkpoint that cannot be used: missing, unreadable, or failing its checksum."""
+
+
 def path_for(run_dir, step: int) -> Path:
     return Path(run_dir) / "checkpoints" / f"step_{step:08d}.pt"
 
 
+def _sum_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def save(run_dir, step: int, state: dict, config: dict, keep: int = 3) -> Path:
-    path = atomic_write(path_for(run_dir, step),
-                        lambda f: torch.save({"step": step, "config": config, **state}, f))
+    """Writes the checkpoint and its checksum; then, once the file reads back verified, deletes
+    all but the newest `keep`."""
+    path = path_for(run_dir, step)
+    _sum_path(path).unlink(missing_ok=True)               # never a stale sum beside a new file
+    atomic_write(path, lambda f: torch.save({"step": step, "config": config, **state}, f))
+    digest = sha256(path)
+    atomic_write(_sum_path(path), lambda f: f.write(f"{digest}  {path.name}\n".encode()))
+    verify(path)                                           # read back from disk before rotating
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
+        _sum_path(old).unlink(missing_ok=True)
     return path
+
+
+def verify(path: Path) -> None:
+    """Raises CheckpointError unless path's SHA-256 matches the one written beside it."""
+    sums = _sum_path(path)
+    if not sums.is_file():
+        raise CheckpointError(f"checkpoint {path} has no checksum file ({sums.name}); "
+                              "it may be incomplete")
+    want = sums.read_text().split()[:1]
+    if not want or sha256(path) != want[0]:
+        raise CheckpointError(f"checkpoint {path} fails its SHA-256 check (corrupt or "
+                              "truncated)")
 
 
 def list_checkpoints(run_dir) -> list[Path]:
@@ -35,25 +77,60 @@ def list_checkpoints(run_dir) -> list[Path]:
     return sorted(p for p in folder.iterdir() if _NAME.search(p.name))
 
 
+def clean_partial(run_dir) -> list[Path]:
+    """Removes the temporary files that an interrupted write left in checkpoints/."""
+    folder = Path(run_dir) / "checkpoints"
+    found = sorted(folder.glob(".step_*.tmp")) if folder.is_dir() else []
+    for p in found:
+        p.unlink(missing_ok=True)
+    return found
+
+
 def latest(run_dir) -> Path:
     found = list_checkpoints(run_dir)
     if not found:
-        raise UserError(f"no checkpoint in {Path(run_dir) / 'checkpoints'} to resume from")
+        raise UserError(f"no checkpoint in {Path(run_dir) / 'checkpoints'}")
     return found[-1]
 
 
+def latest_good(run_dir, log=None) -> tuple[Path, dict]:
+    """The newest checkpoint of a run that verifies and loads, and its dict; each bad newer one
+    is reported through log (stderr by default)."""
+    log = log or (lambda m: print(m, file=sys.stderr))
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise UserError(f"no checkpoint in {Path(run_dir) / 'checkpoints'}")
+    for i, path in enumerate(reversed(found)):
+        try:
+            ckpt = load(path)
+        except CheckpointError as e:
+            log(f"warning: {e}; trying an older one")
+            continue
+        if i:
+            log(f"using {path}, the newest checkpoint that verifies")
+        return path, ckpt
+    raise UserError(f"no usable checkpoint in {Path(run_dir) / 'checkpoints'}: all "
+                    f"{len(found)} fail their checks")
+
+
 def load(path) -> dict:
-    """The checkpoint's dict, on the CPU (parameters move when loaded into modules)."""
+    """The checkpoint's dict, on the CPU, after its checksum is verified. A run folder stands
+    for its newest good checkpoint."""
     path = Path(path)
     if path.is_dir():
-        path = latest(path)
+        return latest_good(path)[1]
     if not path.is_file():
-        raise UserError(f"checkpoint {path} not found")
+        raise CheckpointError(f"checkpoint {path} not found")
+    verify(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for a damaged or foreign file
-        raise UserError(f"checkpoint {path} could not be read ({type(e).__name__}: "
-                        f"{str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
+        first = str(e).splitlines()[0] if str(e) else "corrupt"
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            first = "it holds Python objects that a weights-only load refuses (not a fastgan " \
+                    "checkpoint, or an unsafe one)"
+        raise CheckpointError(f"checkpoint {path} could not be read ({type(e).__name__}: "
+                              f"{first})") from None
     if not isinstance(ckpt, dict) or not {"step", "config", "G"} <= ckpt.keys():
-        raise UserError(f"{path} is not a fastgan checkpoint")
+        raise CheckpointError(f"{path} is not a fastgan checkpoint")
     return ckpt

@@ -13,6 +13,11 @@ class DivergenceError(UserError):
     exit_code = 3
 
 
+class Interrupted(UserError):
+    """Ctrl-C or SIGTERM: a checkpoint was written first; 128 + SIGINT, as shells report it."""
+    exit_code = 130
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is answered with one line and exit code 2 (no usage dump)."""
 

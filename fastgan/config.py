@@ -7,6 +7,8 @@ import argparse
 import dataclasses
 from dataclasses import dataclass, field
 
+from fastgan.cli import UserError
+
 
 def opt(default, help, **kw):
     """A config field with its command-line help (and argparse extras such as choices)."""
@@ -20,6 +22,9 @@ class ModelConfig:
     d_hidden: tuple = opt((512, 256), "discriminator hidden widths")
     image_dim: int = opt(784, "pixels per image (28 x 28)")
     negative_slope: float = opt(0.2, "LeakyReLU slope of the hidden layers")
+    d_dropout: float = opt(0.0, "dropout rate after each hidden layer of D (the paper used it)")
+    d_input_dropout: float = opt(0.0, "dropout rate on D's input pixels")
+    d_maxout: int = opt(0, "maxout pieces per hidden unit of D (0: LeakyReLU units, as G's)")
 
 
 @dataclass
@@ -36,9 +41,19 @@ class TrainConfig:
     g_loss: str = opt("ns", "generator loss: ns = maximize log D(G(z)), "
                       "minimax = minimize log(1 - D(G(z)))", choices=("ns", "minimax"))
     real_label: float = opt(1.0, "target for real images in the D loss (< 1: one-sided smoothing)")
-    lr: float = opt(2e-4, "Adam learning rate (both networks)")
+    lr: float = opt(2e-4, "Adam learning rate (both networks unless --lr-d / --lr-g say)")
+    lr_d: float | None = opt(None, "discriminator learning rate (default: --lr)")
+    lr_g: float | None = opt(None, "generator learning rate (default: --lr)")
+    lr_schedule: str = opt("constant", "learning rates over the run: constant, or linear "
+                           "decay to 0 at the last step", choices=("constant", "linear"))
     beta1: float = opt(0.5, "Adam beta1")
     beta2: float = opt(0.999, "Adam beta2")
+    ema_decay: float = opt(0.999, "decay of the moving average of G's weights that samples and "
+                           "evaluation use (0: off, the trained G is used)")
+    instance_noise: float = opt(0.0, "std of Gaussian noise added to D's inputs (real and "
+                                "fake), annealed linearly to 0 by the end of the run")
+    share_g_forward: bool = opt(False, "with k = 1, one G forward serves the D step (detached) "
+                                "and the G step")
     seed: int = opt(0, "seed; fixes a CPU run bit for bit")
     train_size: int = opt(50000, "training images taken from the 60k (the rest is the paper's "
                           "validation split, used by the Parzen estimate)")
@@ -121,3 +136,32 @@ def from_dict(d: dict) -> TrainConfig:
                            for k, v in d.pop("model", {}).items()})
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in d.items() if k in names}, model=model)
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Raises UserError (one line, exit 2) naming the first bad field."""
+    checks = [(cfg.batch_size >= 1, "--batch-size must be >= 1"), (cfg.k >= 1, "--k must be >= 1"),
+              (cfg.epochs >= 1, "--epochs must be >= 1"),
+              (cfg.steps is None or cfg.steps >= 1, "--steps must be >= 1"),
+              (cfg.lr > 0, "--lr must be > 0"),
+              (cfg.lr_d is None or cfg.lr_d > 0, "--lr-d must be > 0"),
+              (cfg.lr_g is None or cfg.lr_g > 0, "--lr-g must be > 0"),
+              (0 <= cfg.ema_decay < 1, "--ema-decay must be in [0, 1) (0 turns it off)"),
+              (cfg.instance_noise >= 0, "--instance-noise must be >= 0"),
+              (not cfg.share_g_forward or cfg.k == 1, "--share-g-forward needs --k 1"),
+              (0 <= cfg.model.d_dropout < 1, "--d-dropout must be in [0, 1)"),
+              (0 <= cfg.model.d_input_dropout < 1, "--d-input-dropout must be in [0, 1)"),
+              (cfg.model.d_maxout == 0 or 2 <= cfg.model.d_maxout <= 16,
+               "--d-maxout must be 0 (off) or 2..16 pieces"),
+              (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "--beta1/--beta2 must be in [0, 1)"),
+              (0 < cfg.real_label <= 1, "--real-label must be in (0, 1]"),
+              (cfg.log_every >= 1 and cfg.ckpt_every >= 1, "--log-every/--ckpt-every must be >= 1"),
+              (1 <= cfg.train_size <= 60000, "--train-size must be in [1, 60000]"),
+              (cfg.eval_every >= 0, "--eval-every must be >= 0"),
+              (0 < cfg.model.negative_slope < 1, "--negative-slope must be in (0, 1)"),
+              (cfg.model.latent_dim >= 1 and all(h >= 1 for h in cfg.model.g_hidden + cfg.model.d_hidden),
+               "layer sizes must be >= 1"),
+              (cfg.model.image_dim == 784, "--image-dim must be 784 for MNIST")]
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)

@@ -11,7 +11,6 @@ Every problem (missing, truncated, wrong magic, wrong MD5) is a DataError: one l
 import gzip
 import hashlib
 import os
-import shutil
 import struct
 import sys
 import tempfile
@@ -124,8 +123,10 @@ def read_idx(path: Path, magic: int, shape: tuple, md5: str | None = None) -> np
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if md5 is not None and md5sum(path) != md5:
-        raise DataError(f"{path}: MD5 mismatch (corrupt or not the original MNIST file); "
-                        "delete it and fetch it again")
+        fix = ("delete it and run again to download it afresh"
+               if path.parent.resolve() == cache_dir().resolve() else
+               "replace it with the original file (or point --data-dir elsewhere)")
+        raise DataError(f"{path}: MD5 mismatch (corrupt or not the original MNIST file); {fix}")
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()

@@ -1,9 +1,9 @@
-"""Image grids of samples, written as PNG with zlib alone (no imaging library needed)."""
-import struct
-import zlib
+"""Image grids of samples, written as PNG with Pillow."""
+import io
 
 import numpy as np
 import torch
+from PIL import Image
 
 from fastgan.files import atomic_write
 
@@ -32,28 +32,16 @@ def grid(images, nrow: int | None = None, pad: int = 2) -> np.ndarray:
     return out
 
 
-def png_bytes(img: np.ndarray) -> bytes:
-    """uint8 [H, W] (grey) or [H, W, 3] (RGB) -> PNG file bytes."""
-    img = np.ascontiguousarray(img, dtype=np.uint8)
-    h, w = img.shape[:2]
-    color = 2 if img.ndim == 3 else 0
-    raw = b"".join(b"\x00" + img[r].tobytes() for r in range(h))   # filter type 0 per row
-
-    def chunk(tag, data):
-        return (struct.pack(">I", len(data)) + tag + data
-                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
-
-
 def write_png(path, img: np.ndarray):
-    return atomic_write(path, lambda f: f.write(png_bytes(img)))
+    """uint8 [H, W] (grey) or [H, W, 3] (RGB) -> a PNG file (Pillow), written atomically."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).save(buf, format="PNG")
+    return atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
 def read_png_size(path) -> tuple[int, int]:
-    """(width, height) from a PNG header, for checks."""
-    with open(path, "rb") as f:
-        head = f.read(24)
-    if head[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError(f"{path} is not a PNG")
-    return struct.unpack(">II", head[16:24])
+    """(width, height) of a PNG file, for checks."""
+    with Image.open(path) as im:
+        if im.format != "PNG":
+            raise ValueError(f"{path} is not a PNG")
+        return im.size

@@ -1,76 +1,67 @@
-"""Line plots to PNG: matplotlib when installed (the `plot` extra), else a plain raster.
+"""Figures, drawn with matplotlib (Agg, no display needed) and written atomically as PNG.
 
-The raster fallback draws each panel's series as coloured polylines on a white canvas with a
-grey frame and dotted reference lines; the colours are listed in the docstring of `curves`.
+`curves`: a run's training curves, one panel per group of series, with axes, labels, a legend
+and named reference lines. `figure1`: the 1-D picture of the paper's Figure 1.
 """
-import numpy as np
+import io
 
-from fastgan.images import write_png
+import matplotlib
 
-COLORS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189)]  # blue, red, green, purple
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fastgan.files import atomic_write  # noqa: E402
+
+
+def _save(fig, path, dpi: int = 100):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
 def curves(path, panels):
-    """panels: [(title, {label: (xs, ys)}, [reference y values])]. Series colours in order:
-    blue, red, green, purple; references dotted grey."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return write_png(path, _raster(panels))
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4))
-    for ax, (title, series, refs) in zip(np.atleast_1d(axes), panels):
-        for (label, (xs, ys)), c in zip(series.items(), COLORS):
-            ax.plot(xs, ys, label=label, color=np.array(c) / 255)
-        for r in refs:
-            ax.axhline(r, color="grey", linestyle=":", linewidth=1)
+    """panels: [(title, y label, {label: (xs, ys)}, {reference label: y}, log_y)]. One panel
+    each, x = generator steps."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
+    for ax, (title, ylabel, series, refs, log_y) in zip(axes[0], panels):
+        for label, (xs, ys) in series.items():
+            ax.plot(xs, ys, label=label, lw=1.3, marker="o" if len(xs) < 40 else None, ms=3)
+        for i, (label, y) in enumerate(refs.items()):
+            ax.axhline(y, color="grey", ls=(0, (1, 2 + 2 * i)), lw=1, label=label)
+        if log_y:
+            ax.set_yscale("log")
         ax.set_title(title)
-        ax.set_xlabel("step")
-        ax.legend()
+        ax.set_xlabel("generator step")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.25)
+        ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
-def _raster(panels, h=300, w=480, margin=12):
-    canvas = np.full((h, w * len(panels), 3), 255, dtype=np.uint8)
-    for p, (_, series, refs) in enumerate(panels):
-        x0, x1, y0, y1 = p * w + margin, (p + 1) * w - margin, margin, h - margin
-        canvas[y0:y1, [x0, x1 - 1]] = 160
-        canvas[[y0, y1 - 1], x0:x1] = 160
-        values = [np.asarray(v[1], float) for v in series.values()] + [np.asarray(refs, float)]
-        finite = np.concatenate([v[np.isfinite(v)] for v in values] + [np.zeros(0)])
-        lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-        hi = hi if hi > lo else lo + 1.0
-        all_x = np.concatenate([np.asarray(v[0], float) for v in series.values()] + [[0, 1]])
-        xlo, xhi = all_x.min(), max(all_x.max(), all_x.min() + 1)
-
-        def px(xs, ys):
-            u = x0 + 1 + (np.asarray(xs, float) - xlo) / (xhi - xlo) * (x1 - x0 - 3)
-            v = y1 - 2 - (np.asarray(ys, float) - lo) / (hi - lo) * (y1 - y0 - 3)
-            return u, v
-        for r in refs:
-            _, v = px([xlo], [r])
-            canvas[int(v[0]), x0:x1:4] = 128
-        for (xs, ys), c in zip(series.values(), COLORS):
-            polyline(canvas, *px(xs, ys), c)
-    return canvas
-
-
-def line(canvas, x0, y0, x1, y1, color) -> None:
-    """A straight segment in pixel coordinates (x right, y down), clipped to the canvas."""
-    if not np.isfinite([x0, y0, x1, y1]).all():
-        return
-    n = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
-    xs, ys = np.linspace(x0, x1, n).round().astype(int), np.linspace(y0, y1, n).round().astype(int)
-    keep = (xs >= 0) & (xs < canvas.shape[1]) & (ys >= 0) & (ys < canvas.shape[0])
-    canvas[ys[keep], xs[keep]] = color
-
-
-def polyline(canvas, xs, ys, color, dash: int = 0) -> None:
-    """Consecutive segments; dash > 0 draws every other run of dash segments."""
-    for i, (a, b, c, d) in enumerate(zip(xs[:-1], ys[:-1], xs[1:], ys[1:])):
-        if not dash or (i // dash) % 2 == 0:
-            line(canvas, a, b, c, d, color)
+def figure1(snaps: dict, path):
+    """The paper's Figure 1 from the toy's snapshots (panels a-d): p_data black dotted, p_g
+    green, D blue dashed, and lines from z (below) to G(z) (the x axis)."""
+    lo = min(s["x"][0] for s in snaps.values())
+    hi = max(s["x"][-1] for s in snaps.values())
+    peak = 1.15 * max(max(s["p_data"].max(), s["p_g"].max()) for s in snaps.values())
+    fig, axes = plt.subplots(1, len(snaps), figsize=(3.6 * len(snaps), 3.4), sharey=True)
+    for ax, (name, s) in zip(np.atleast_1d(axes), snaps.items()):
+        ax.plot(s["x"], s["p_data"] / peak, "k:", lw=1.6, label="p_data")
+        ax.plot(s["x"], s["p_g"] / peak, color="green", lw=1.4, label="p_g")
+        ax.plot(s["x"], s["d"], "b--", lw=1.2, label="D(x)")
+        ax.axhline(0.5, color="grey", lw=0.6, ls=":")
+        for z, gz in zip(s["z"], s["g_z"]):        # z spread uniformly under the x range
+            ax.plot([lo + (z + 1) / 2 * (hi - lo), gz], [-0.35, 0.0], color="grey", lw=0.5)
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.axhline(-0.35, color="k", lw=0.8)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(-0.4, 1.05)
+        ax.set_title(f"({name})")
+        ax.set_xlabel("x (lines: z below mapped to G(z))")
+    np.atleast_1d(axes)[0].set_ylabel("D(x); densities scaled to their peak")
+    np.atleast_1d(axes)[0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -33,10 +33,9 @@ from torch import nn
 from fastgan import density1d as d1
 from fastgan.cli import Parser, UserError, run
 from fastgan.config import add_flags, opt
-from fastgan.images import write_png
 from fastgan.losses import d_loss, g_loss
 from fastgan.models import Dense, mlp
-from fastgan.plots import line, polyline
+from fastgan.plots import figure1
 
 
 @dataclass
@@ -242,29 +241,6 @@ def experiment(cfg: ToyConfig) -> tuple[dict, dict]:
     return snaps, checks
 
 
-def figure(snaps: dict, w: int = 300, h: int = 280) -> np.ndarray:
-    """The four panels side by side, RGB uint8."""
-    lo = min(s["x"][0] for s in snaps.values())
-    hi = max(s["x"][-1] for s in snaps.values())
-    peak = 1.15 * max(max(s["p_data"].max(), s["p_g"].max()) for s in snaps.values())
-    canvas = np.full((h, w * len(snaps) + 4 * (len(snaps) - 1), 3), 255, dtype=np.uint8)
-    top, x_axis, z_axis = 10, 190, 260
-    for i, s in enumerate(snaps.values()):
-        x0 = i * (w + 4)
-        px = lambda v: x0 + 5 + (np.asarray(v) - lo) / (hi - lo) * (w - 10)
-        py = lambda v, scale: x_axis - 2 - np.asarray(v) / scale * (x_axis - top - 2)
-        canvas[:, x0 + w:x0 + w + 4] = 200 if i < len(snaps) - 1 else 255
-        line(canvas, px(lo), x_axis, px(hi), x_axis, (0, 0, 0))
-        line(canvas, px(lo), z_axis, px(hi), z_axis, (0, 0, 0))
-        line(canvas, px(lo), py(0.5, 1.0), px(hi), py(0.5, 1.0), (220, 220, 220))
-        for z, gz in zip(s["z"], s["g_z"]):     # z spread uniformly under the x range
-            line(canvas, px(lo + (z + 1) / 2 * (hi - lo)), z_axis, px(gz), x_axis, (120, 120, 120))
-        polyline(canvas, px(s["x"]), py(s["p_g"], peak), (0, 150, 0))
-        polyline(canvas, px(s["x"]), py(s["p_data"], peak), (0, 0, 0), dash=4)
-        polyline(canvas, px(s["x"]), py(s["d"], 1.0), (30, 80, 220), dash=10)
-    return canvas
-
-
 def main(argv=None) -> int:
     p = Parser(prog="fastgan.toy1d", description=__doc__.split("\n")[0])
     add_flags(p, ToyConfig)
@@ -279,7 +255,7 @@ def main(argv=None) -> int:
     snaps, checks = experiment(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_png(out / "figure1.png", figure(snaps))
+    figure1(snaps, out / "figure1.png")
     partial = check_dstar(snaps["a"], cfg.tol_dstar)       # (a): D only partly accurate
     numbers = {"config": asdict(cfg), "checks": checks,
                "a_max_abs_d_minus_dstar": partial["max_abs_gap"], "seconds": time.perf_counter() - t0,

@@ -3,234 +3,23 @@
 Algorithm 1 of the paper: each step runs k discriminator updates, each on a fresh real
 minibatch, then one generator update. Writes into the run folder: config.json, metrics.jsonl,
 samples/epoch_NNN.png and samples/final.png (a fixed z), curves.png, checkpoints/, and
-tensorboard/ when TensorBoard is installed. Exit codes: 0 done, 2 bad input, 3 diverged,
-130 interrupted (a checkpoint is written first; --resume continues).
+tensorboard/ when TensorBoard is installed. Exit codes: 0 done, 2 bad input, 3 diverged or
+saturated (the last good checkpoint is kept), 130 interrupted by Ctrl-C or SIGTERM (a checkpoint
+is written first; --resume continues).
 """
 import argparse
 import json
-import math
-import signal
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
-import torch
+from fastgan.cli import Parser, UserError, run
+from fastgan.config import TrainConfig, add_flags, from_dict, from_flags, validate
 
-from fastgan import kernels
-from fastgan import checkpoint, data
-from fastgan.cli import DivergenceError, Parser, UserError, run
-from fastgan.config import TrainConfig, add_flags, from_dict, from_flags, to_dict
-from fastgan.gan import GAN
-from fastgan.images import grid, write_png
-from fastgan.monitor import Monitor
-from fastgan.plots import curves
-
-SAMPLE_GRID = 64  # fixed-z samples in each grid (8 x 8)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r} (use cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: CUDA is not available here (torch "
-                        f"{torch.__version__}); use --device cpu")
-    if device.type not in ("cpu", "cuda"):
-        raise UserError(f"--device {name}: only cpu and cuda are supported")
-    return device
-
-
-def validate(cfg: TrainConfig) -> None:
-    checks = [(cfg.batch_size >= 1, "--batch-size must be >= 1"), (cfg.k >= 1, "--k must be >= 1"),
-              (cfg.epochs >= 1, "--epochs must be >= 1"),
-              (cfg.steps is None or cfg.steps >= 1, "--steps must be >= 1"),
-              (cfg.lr > 0, "--lr must be > 0"),
-              (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "--beta1/--beta2 must be in [0, 1)"),
-              (0 < cfg.real_label <= 1, "--real-label must be in (0, 1]"),
-              (cfg.log_every >= 1 and cfg.ckpt_every >= 1, "--log-every/--ckpt-every must be >= 1"),
-              (1 <= cfg.train_size <= 60000, "--train-size must be in [1, 60000]"),
-              (cfg.eval_every >= 0, "--eval-every must be >= 0"),
-              (0 < cfg.model.negative_slope < 1, "--negative-slope must be in (0, 1)"),
-              (cfg.model.latent_dim >= 1 and all(h >= 1 for h in cfg.model.g_hidden + cfg.model.d_hidden),
-               "layer sizes must be >= 1"),
-              (cfg.model.image_dim == 784, "--image-dim must be 784 for MNIST")]
-    for ok, message in checks:
-        if not ok:
-            raise UserError(message)
-
-
-def setup_backend(cfg: TrainConfig, device: torch.device) -> None:
-    if cfg.backend == "triton" and not kernels.triton_available(device):
-        raise UserError("--backend triton needs --device cuda (or TRITON_INTERPRET=1 on the CPU)")
-    kernels.set_backend(cfg.backend)
-    kernels.set_precision("ieee" if cfg.precision == "fp32" else "tf32")
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = cfg.precision == "tf32"
-
-
-def fixed_z(cfg: TrainConfig, device) -> torch.Tensor:
-    """The same z for every sample grid of a run, on any device."""
-    gen = torch.Generator().manual_seed(cfg.seed + 2)
-    return torch.randn(SAMPLE_GRID, cfg.model.latent_dim, generator=gen).to(device)
-
-
-class Run:
-    """One training run: data, GAN, outputs. `train()` runs it to the end."""
-
-    def __init__(self, cfg: TrainConfig, run_dir: Path, resume: dict | None = None):
-        self.cfg, self.run_dir = cfg, run_dir
-        self.device = resolve_device(cfg.device)
-        setup_backend(cfg, self.device)
-        self.compile = self.device.type == "cuda" if cfg.compile is None else cfg.compile
-        if cfg.cuda_graphs and not (self.compile and self.device.type == "cuda"):
-            raise UserError("--cuda-graphs needs --device cuda and compiled steps (--compile)")
-        images, _ = data.load_split(data.find(cfg.data_dir), "train")
-        self.batches = data.Batches(data.to_unit_range(images[:cfg.train_size], self.device),
-                                    cfg.batch_size, cfg.seed)
-        self.steps_per_epoch = self.batches.per_epoch // cfg.k
-        if self.steps_per_epoch < 1:
-            raise UserError(f"--train-size {cfg.train_size} holds fewer than k={cfg.k} batches")
-        self.total = cfg.steps or cfg.epochs * self.steps_per_epoch
-        self.gan = GAN(cfg, self.device, self.compile, cfg.cuda_graphs)
-        self.step = 0
-        if resume is not None:
-            self.gan.load_state_dict(resume)
-            self.step = resume["step"]
-        self.fixed_z = fixed_z(cfg, self.device)
-        self.eval_every = cfg.eval_every or (1 if cfg.target_fid is not None else 0)
-        self.evaluator, self.eval_s, self.reached = None, 0.0, None
-        self.last_ckpt = (checkpoint.list_checkpoints(run_dir) or [None])[-1]
-        self.stop_signal = None
-
-    # -- outputs --
-    def save_samples(self, name: str) -> Path:
-        with torch.no_grad():
-            img = grid(self.gan.G(self.fixed_z), nrow=8)
-        self.monitor.image("samples", img, self.step)
-        return write_png(self.run_dir / "samples" / f"{name}.png", img)
-
-    def save_checkpoint(self) -> None:
-        if not self.gan.parameters_finite():
-            raise DivergenceError(f"parameters are not finite at step {self.step}; last good "
-                                  f"checkpoint: {self.last_ckpt}")
-        self.last_ckpt = checkpoint.save(self.run_dir, self.step, self.gan.state_dict(),
-                                         to_dict(self.cfg))
-
-    def save_curves(self) -> Path:
-        recs = [r for r in self.monitor.records if "d_loss" in r]
-        steps = [r["step"] for r in recs]
-        return curves(self.run_dir / "curves.png", [
-            ("losses", {"D loss": (steps, [r["d_loss"] for r in recs]),
-                        "G loss": (steps, [r["g_loss"] for r in recs])}, [math.log(4)]),
-            ("discriminator outputs", {"D(x)": (steps, [r["d_x"] for r in recs]),
-                                       "D(G(z))": (steps, [r["d_g_z"] for r in recs])}, [0.5])])
-
-    def evaluate(self, train_s: float) -> dict:
-        """Classifier scores of 10k samples (z from a fixed seed); logged as an eval record."""
-        from fastgan.eval import N_SAMPLES, Evaluator
-        from fastgan.sample import sample
-        t0 = time.perf_counter()
-        if self.evaluator is None:
-            self.evaluator = Evaluator(self.cfg.data_dir, self.device, log=print)
-        scores = self.evaluator.scores(sample(self.gan.G, N_SAMPLES, seed=self.cfg.seed + 3))
-        self.eval_s += time.perf_counter() - t0
-        rec = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
-               "fid": scores["fid"], "is": scores["is"], "modes": scores["modes"],
-               "confident": scores["confident"], "histogram": scores["histogram"],
-               "train_s": train_s, "eval_s": time.perf_counter() - t0}
-        self.monitor.log(rec)
-        if self.cfg.target_fid is not None and scores["fid"] <= self.cfg.target_fid \
-                and self.reached is None:
-            self.reached = {"step": self.step, "fid": scores["fid"], "train_s": train_s}
-        return rec
-
-    # -- the loop --
-    def _record(self, acc_d, acc_g, n: int, steps_per_s: float, wall: float) -> dict:
-        d = (acc_d / (n * self.cfg.k)).tolist()          # the host sync of this interval
-        g = (acc_g / n).tolist()
-        rec = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4), "d_loss": d[0],
-               "g_loss": g[0], "d_x": d[1], "d_g_z": d[2], "steps_per_s": steps_per_s,
-               "wall_s": wall}
-        if not all(math.isfinite(v) for v in d + g):
-            raise DivergenceError(f"training diverged by step {self.step} (d_loss={d[0]}, "
-                                  f"g_loss={g[0]}); last good checkpoint: {self.last_ckpt}")
-        return rec
-
-    def _on_signal(self, signum, frame):
-        self.stop_signal = signum
-
-    def train(self) -> dict:
-        cfg, gan = self.cfg, self.gan
-        self.monitor = Monitor(self.run_dir, self.total, cfg.progress, cfg.tensorboard, self.step)
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        acc_d = torch.zeros(3, device=self.device)
-        acc_g = torch.zeros(2, device=self.device)
-        start_step, n, compile_s, t_start = self.step, 0, 0.0, time.perf_counter()
-        t_mark, mark_step = t_start, self.step
-        try:
-            while self.step < self.total:
-                for j in range(cfg.k):
-                    acc_d += gan.d_step(self.batches.get(self.step * cfg.k + j))
-                acc_g += gan.g_step(cfg.batch_size)
-                self.step += 1
-                n += 1
-                if self.step == start_step + 1:  # the first step compiles / warms up: apart
-                    if self.device.type == "cuda":
-                        torch.cuda.synchronize(self.device)
-                    compile_s = time.perf_counter() - t_start
-                    t_mark, mark_step = time.perf_counter(), self.step
-                epoch_end = self.step % self.steps_per_epoch == 0
-                ckpt_due = self.step % cfg.ckpt_every == 0 or self.step == self.total
-                if self.step % cfg.log_every == 0 or ckpt_due or epoch_end or self.stop_signal:
-                    now = time.perf_counter()
-                    rate = (self.step - mark_step) / (now - t_mark) if now > t_mark else 0.0
-                    rec = self._record(acc_d, acc_g, n, rate, now - t_start - compile_s)
-                    self.monitor.log(rec)
-                    acc_d.zero_()
-                    acc_g.zero_()
-                    n = 0
-                    t_mark, mark_step = time.perf_counter(), self.step
-                if epoch_end:
-                    epoch = self.step // self.steps_per_epoch
-                    self.save_samples(f"epoch_{epoch:03d}")
-                    if self.eval_every and (epoch % self.eval_every == 0
-                                            or self.step == self.total):
-                        if self.device.type == "cuda":
-                            torch.cuda.synchronize(self.device)
-                        self.evaluate(time.perf_counter() - t_start - compile_s - self.eval_s)
-                        t_mark, mark_step = time.perf_counter(), self.step
-                        if self.reached:
-                            self.total = self.step       # target met: stop here
-                            ckpt_due = True
-                if ckpt_due or self.stop_signal:
-                    self.save_checkpoint()
-                if self.stop_signal:
-                    raise KeyboardInterrupt
-        except KeyboardInterrupt:
-            self.monitor.close()
-            raise UserError(f"interrupted at step {self.step}; checkpoint {self.last_ckpt}; "
-                            f"continue with --resume {self.run_dir}") from None
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
-        wall = time.perf_counter() - t_start - compile_s - self.eval_s
-        last_eval = [r for r in self.monitor.records if "fid" in r]
-        if self.eval_every and (not last_eval or last_eval[-1]["step"] != self.step):
-            self.evaluate(wall)
-            last_eval = [r for r in self.monitor.records if "fid" in r]
-        summary = {"steps": self.step, "train_s": wall, "compile_s": compile_s,
-                   "eval_s": self.eval_s, "target": self.reached,
-                   "scores": ({k: last_eval[-1][k] for k in ("fid", "is", "modes", "confident")}
-                              if self.eval_every else None),
-                   "steps_per_s": (self.step - start_step - 1) / max(wall, 1e-9),
-                   "samples": str(self.save_samples("final")),
-                   "curves": str(self.save_curves()), "checkpoint": str(self.last_ckpt)}
-        self.monitor.close()
-        return summary
+# Flags a resumed run may not change: they fix the model, the data order or the state's shape.
+FIXED_ON_RESUME = ("seed", "batch_size", "train_size", "k", "share_g_forward", "ema_decay",
+                   "latent_dim", "g_hidden", "d_hidden", "image_dim", "negative_slope",
+                   "d_dropout", "d_input_dropout", "d_maxout")
 
 
 def parse(argv) -> tuple[TrainConfig, Path, dict | None]:
@@ -243,8 +32,20 @@ def parse(argv) -> tuple[TrainConfig, Path, dict | None]:
         run_dir = Path(given["resume"])
         if not (run_dir / "config.json").is_file():
             raise UserError(f"--resume {run_dir}: not a run folder (no config.json)")
-        resume = checkpoint.load(checkpoint.latest(run_dir))
-        cfg = from_flags(given, from_dict(json.loads((run_dir / "config.json").read_text())))
+        saved = from_dict(json.loads((run_dir / "config.json").read_text()))
+        cfg = from_flags(given, saved)
+        for name in FIXED_ON_RESUME:
+            old, new = _field(saved, name), _field(cfg, name)
+            if old != new:
+                raise UserError(f"--resume: --{name.replace('_', '-')} {new} differs from the "
+                                f"run's {old}; it cannot change on resume (start a new run)")
+        from fastgan import checkpoint
+        path, resume = checkpoint.latest_good(run_dir)
+        resume["path"] = path
+        total = cfg.steps if cfg.steps is not None else None
+        if total is not None and total < resume["step"]:
+            raise UserError(f"--resume: --steps {total} is below the checkpoint's step "
+                            f"{resume['step']}")
     else:
         cfg = from_flags(given)
         run_dir = Path(cfg.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
@@ -253,18 +54,14 @@ def parse(argv) -> tuple[TrainConfig, Path, dict | None]:
     return cfg, run_dir, resume
 
 
+def _field(cfg: TrainConfig, name: str):
+    return getattr(cfg.model, name) if hasattr(cfg.model, name) else getattr(cfg, name)
+
+
 def main(argv=None) -> int:
-    cfg, run_dir, resume = parse(argv)
-    if resume is None and checkpoint.list_checkpoints(run_dir):
-        raise UserError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
-    run_ = Run(cfg, run_dir, resume)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
-    where = (f"{run_.device}, {'compiled' if run_.compile else 'eager'}"
-             f"{' + CUDA graphs' if cfg.cuda_graphs else ''}, backend {cfg.backend}")
-    print(f"training {run_.total} steps ({run_.steps_per_epoch}/epoch) from step {run_.step} "
-          f"on {where} -> {run_dir}", flush=True)
-    summary = run_.train()
+    cfg, run_dir, resume = parse(argv)       # flags checked before torch and triton load
+    from fastgan.trainer import fit
+    summary = fit(cfg, resume)
     print(f"done: {summary['steps']} steps, {summary['steps_per_s']:.1f} steps/s "
           f"(compile/warm-up {summary['compile_s']:.1f} s, training {summary['train_s']:.1f} s)")
     if summary["scores"]:
@@ -278,7 +75,6 @@ def main(argv=None) -> int:
             f"{reached['train_s']:.1f} s of training" if reached else "not reached"))
     print(f"samples: {summary['samples']}  curves: {summary['curves']}  "
           f"checkpoint: {summary['checkpoint']}")
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return 0
 
 

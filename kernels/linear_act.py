@@ -14,45 +14,84 @@ Backward, from the saved output Y rather than the pre-activation Z (one M x N te
     dX = dZ W                [M, N] @ [N, K]  (kernel _dx)
     dW = dZ^T X              [N, M] @ [M, K]  (kernel _dw), db = sum_rows dZ fused into it
 """
+import os
+
 import torch
 import triton
 import triton.language as tl
 from torch.library import triton_op, wrap_triton
+from triton.language.extra import libdevice
 
 from fastgan.kernels._dispatch import INTERPRET, default_precision, use_triton
 from fastgan.kernels.linear_act_ref import linear_act_ref
 
 ACTIVATIONS = {"none": 0, "leaky_relu": 1, "tanh": 2}
 PRECISIONS = ("ieee", "tf32")
+_F64_TANH = tl.constexpr(INTERPRET)     # tanh in float64 where libdevice is missing
 DTYPES = (torch.float32, torch.bfloat16)
 
 
 # ---- autotune configs: the one place they are declared --------------------------------------
+# (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages): small tiles for batch-64 layers (more CTAs on
+# the SMs), large ones for big batches. By `smem_bytes`, an upper bound of what the compiler
+# allocates, every tile fits an sm_90 block (227 KB) in float32, and `_prune` drops, before any
+# compile, those that would not fit the GPU at hand (an sm_80 block has 163 KB), so no autotune
+# run compiles a config that cannot load. bench/aot_check.py compiles them all ahead of time.
+# The key: the power-of-two bucket of the batch, the layer's N and K, and what changes the
+# kernel (activation, bias, precision; Triton adds the tensors' dtypes).
+FWD_TILES = [(16, 64, 64, 4, 4), (32, 64, 64, 4, 4), (64, 64, 64, 4, 3), (64, 128, 64, 4, 3),
+             (128, 128, 32, 8, 3), (128, 64, 64, 4, 4)]
+BWD_TILES = [(16, 64, 64, 4, 4), (32, 64, 64, 4, 4), (64, 64, 64, 4, 3), (64, 128, 32, 4, 2),
+             (128, 64, 32, 4, 2), (64, 64, 32, 4, 4)]
+_KEY = ["M_BUCKET", "N", "K", "ACT", "PRECISION"]
+# FASTGAN_AUTOTUNE=0 (the test suites set it): the first tile only, no tuning, so a first run of
+# the CUDA tests compiles each kernel variant once instead of once per tile.
+TUNE = os.environ.get("FASTGAN_AUTOTUNE", "1") != "0"
+
+
+def smem_bytes(kernel: str, tile, itemsize: int = 4) -> int:
+    """Shared memory one block of kernel ("fwd", "dx", "dw") needs with this tile: its
+    pipelined loads, stages deep (fwd: X and W^T tiles; dx: dY, Y [BM, BN] and W [BN, BK];
+    dw: dY^T, Y^T [BN, BM] and X [BM, BK])."""
+    m, n, k, _, stages = tile
+    per_stage = {"fwd": m * k + k * n, "dx": 2 * m * n + n * k, "dw": 2 * n * m + m * k}[kernel]
+    return stages * per_stage * itemsize
+
+
 def _configs(tiles):
     if INTERPRET:  # the interpreter runs one config; tl.dot needs every block dim >= 16
         return [triton.Config({"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 64}, num_warps=4)]
+    tiles = tiles if TUNE else tiles[:1]
     return [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k}, num_warps=w, num_stages=s)
             for m, n, k, w, s in tiles]
 
 
-# (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages): small tiles for batch-64 layers (more CTAs on
-# the SMs), large ones for big batches. Keyed on the power-of-two bucket of the batch and on
-# the layer's N and K, so each layer shape tunes once per batch size bucket.
-_FWD_TILES = [(16, 64, 64, 4, 4), (32, 64, 64, 4, 4), (64, 64, 64, 4, 3), (64, 128, 64, 4, 3),
-              (128, 128, 32, 8, 3), (128, 256, 64, 8, 3), (128, 64, 64, 4, 4)]
-_BWD_TILES = [(16, 64, 64, 4, 4), (32, 64, 64, 4, 4), (64, 64, 64, 4, 3), (64, 128, 32, 4, 3),
-              (128, 128, 32, 8, 3), (128, 64, 64, 4, 4)]
-_KEY = ["M_BUCKET", "N", "K"]
+def _prune(kernel: str):
+    """prune_configs_by hook: keeps the configs whose shared memory fits this GPU's block."""
+    def prune(configs, named_args, **kwargs):
+        if INTERPRET or len(configs) == 1:
+            return configs
+        device = torch.cuda.current_device()
+        limit = triton.runtime.driver.active.utils.get_device_properties(device)["max_shared_mem"]
+        itemsize = named_args["y_ptr"].element_size()
+        fit = [c for c in configs if smem_bytes(kernel, (
+            c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.kwargs["BLOCK_K"], c.num_warps,
+            c.num_stages), itemsize) <= limit]
+        return fit or configs[:1]
+    return {"prune_configs_by": {"early_config_prune": prune}}
 
 
 # ---- kernels -------------------------------------------------------------------------------
 @triton.jit
-def _tanh(z):
-    # tanh without libdevice (the interpreter has none), evaluated in float64 and rounded once,
-    # so the float32 result is within 0.5 ulp, as torch.tanh is (1 - Y^2 in the backward
-    # amplifies any error in Y). It costs O(M N) next to the O(M N K) GEMM. For |z| < 0.25 an
-    # odd Taylor series (next term < 1e-10 relative) avoids the cancellation in 1 - e^{-2|z|};
-    # elsewhere (1 - t) / (1 + t) with t = e^{-2|z|}.
+def _tanh(z, F64_TANH: tl.constexpr):
+    # On CUDA: libdevice's float32 tanhf, the function torch.tanh calls there (same error, no
+    # float64 registers: the float64 version spilled 1-8 KB per thread in large tiles).
+    # In the interpreter (no libdevice): evaluated in float64 and rounded once, within 0.5 ulp,
+    # as torch's CPU tanh is (1 - Y^2 in the backward amplifies any error in Y). For |z| < 0.25
+    # an odd Taylor series (next term < 1e-10 relative) avoids the cancellation in
+    # 1 - e^{-2|z|}; elsewhere (1 - t) / (1 + t) with t = e^{-2|z|}.
+    if not F64_TANH:
+        return libdevice.tanh(z)
     z = z.to(tl.float64)
     a = tl.abs(z)
     t = tl.exp(-2.0 * a)
@@ -68,7 +107,7 @@ def _act(z, slope, ACT: tl.constexpr):
     if ACT == 1:
         z = tl.where(z > 0, z, z * slope)
     elif ACT == 2:
-        z = _tanh(z)
+        z = _tanh(z, _F64_TANH)
     return z
 
 
@@ -93,7 +132,7 @@ def _tile_ids(pid, num_a, num_b, GROUP: tl.constexpr):
     return first + (pid % per_group) % size, (pid % per_group) // size
 
 
-@triton.autotune(configs=_configs(_FWD_TILES), key=_KEY)
+@triton.autotune(configs=_configs(FWD_TILES), key=_KEY + ["HAS_BIAS"], **_prune("fwd"))
 @triton.jit
 def _fwd(x_ptr, w_ptr, b_ptr, y_ptr, M, N, K, M_BUCKET,
          sxm, sxk, swn, swk, sym, syn, slope,
@@ -118,7 +157,7 @@ def _fwd(x_ptr, w_ptr, b_ptr, y_ptr, M, N, K, M_BUCKET,
              mask=(rm[:, None] < M) & (rn[None, :] < N))
 
 
-@triton.autotune(configs=_configs(_BWD_TILES), key=_KEY)
+@triton.autotune(configs=_configs(BWD_TILES), key=_KEY, **_prune("dx"))
 @triton.jit
 def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K, M_BUCKET,
         sdm, sdn, sym, syn, swn, swk, sxm, sxk, slope,
@@ -143,7 +182,7 @@ def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K, M_BUCKET,
              mask=(rm[:, None] < M) & (rk[None, :] < K))
 
 
-@triton.autotune(configs=_configs(_BWD_TILES), key=_KEY)
+@triton.autotune(configs=_configs(BWD_TILES), key=_KEY + ["HAS_BIAS"], **_prune("dw"))
 @triton.jit
 def _dw(dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr, M, N, K, M_BUCKET,
         sdm, sdn, sym, syn, sxm, sxk, swn, swk, slope,

@@ -3,6 +3,10 @@ from pathlib import Path
 
 import pytest
 
+# One known-good tile per kernel instead of autotuning (read when the kernels are imported): a
+# first run of the CUDA tests compiles each kernel variant once, not once per tile.
+os.environ.setdefault("FASTGAN_AUTOTUNE", "0")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,7 +27,12 @@ def mnist_dir():
 
 @pytest.fixture(autouse=True)
 def _reset_kernel_settings():
+    """Each test leaves the kernels' backend and precision, and torch's tf32 flag, as it found
+    them (the parity tests turn tf32 off)."""
+    import torch
     from fastgan import kernels
+    tf32 = torch.backends.cuda.matmul.allow_tf32
     yield
     kernels.set_backend("auto")
     kernels.set_precision("tf32")
+    torch.backends.cuda.matmul.allow_tf32 = tf32

@@ -25,8 +25,18 @@ def cli(*args, env_data=None):
     (["fastgan.train", "--device", "cpu", "--data-dir", "/no/such/folder"], 2, "does not exist"),
     (["fastgan.train", "--resume", "/no/such/run"], 2, "not a run folder"),
     (["fastgan.train", "--device", "cpu", "--cuda-graphs"], 2, "--cuda-graphs needs --device cuda"),
+    (["fastgan.train", "--ema-decay", "1.5"], 2, "--ema-decay must be in [0, 1)"),
+    (["fastgan.train", "--ema-decay", "x"], 2, "invalid float value"),
+    (["fastgan.train", "--d-dropout", "1"], 2, "--d-dropout must be in [0, 1)"),
+    (["fastgan.train", "--d-input-dropout", "-0.1"], 2, "--d-input-dropout must be in [0, 1)"),
+    (["fastgan.train", "--d-maxout", "1"], 2, "--d-maxout must be 0 (off) or 2..16"),
+    (["fastgan.train", "--lr-d", "0"], 2, "--lr-d must be > 0"),
+    (["fastgan.train", "--lr-g", "-1"], 2, "--lr-g must be > 0"),
+    (["fastgan.train", "--instance-noise", "-1"], 2, "--instance-noise must be >= 0"),
+    (["fastgan.train", "--share-g-forward", "--k", "2"], 2, "--share-g-forward needs --k 1"),
     (["fastgan.sample", "--checkpoint", "/no/such.pt", "--out", "x.npy"], 2, "not found"),
     (["fastgan.sample", "--checkpoint", "/no/such.pt", "--out", "x.jpg"], 2, ".npy or .png"),
+    (["fastgan.sample", "--checkpoint", "fastgan", "--out", "x.npy"], 2, "no checkpoint in"),
 ])
 def test_bad_input_one_line(args, code, says):
     r = cli(*args)
@@ -44,6 +54,7 @@ def test_corrupt_data_file_exit_2(tmp_path, mnist_dir):
     r = cli("fastgan.train", "--device", "cpu", "--data-dir", str(tmp_path), "--steps", "1",
             "--out", str(tmp_path / "run"))
     assert r.returncode == 2 and "MD5 mismatch" in r.stderr and "Traceback" not in r.stderr
+    assert "replace it with the original file" in r.stderr and "fetch it again" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
@@ -51,7 +62,7 @@ def test_corrupt_checkpoint_exit_2(tmp_path):
     bad = tmp_path / "step_00000001.pt"
     bad.write_bytes(b"garbage")
     r = cli("fastgan.sample", "--checkpoint", str(bad), "--out", str(tmp_path / "s.npy"))
-    assert r.returncode == 2 and "could not be read" in r.stderr
+    assert r.returncode == 2 and "no checksum file" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 

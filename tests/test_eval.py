@@ -51,8 +51,8 @@ def test_inception_score_of_even_one_hot_is_c(c):
 
 @pytest.fixture(scope="module")
 def evaluator(mnist_dir):
-    from fastgan.eval import Evaluator
-    return Evaluator(str(mnist_dir), "cpu", seed=0)
+    from fastgan.evaluator import Evaluator
+    return Evaluator(str(mnist_dir), "cpu")
 
 
 def test_classifier_accuracy_and_real_modes(evaluator):
@@ -119,3 +119,43 @@ def test_target_fid_stops_training(tmp_path, mnist_dir, evaluator):
     assert summary["steps"] == 10 and summary["target"]["step"] == 10    # one epoch of 10
     records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert any("fid" in r for r in records)
+    from PIL import Image
+    with Image.open(out / "curves.png") as im:              # a third panel: FID against steps
+        assert im.size == (1650, 380)
+
+
+def test_shipped_classifier_loads_without_training(tmp_path, mnist_dir, monkeypatch):
+    from fastgan import classifier
+    from fastgan.evaluator import Evaluator
+    monkeypatch.setenv("FASTGAN_CACHE", str(tmp_path / "empty-cache"))
+
+    def no_training(*a, **k):
+        raise AssertionError("the shipped classifier should have been used")
+    monkeypatch.setattr(classifier, "train_classifier", no_training)
+    assert classifier._sha256(classifier.SHIPPED) == classifier.SHIPPED_SHA256
+    ev = Evaluator(str(mnist_dir), "cpu")
+    assert classifier.accuracy(ev.model, ev.test, ev.test_y) == pytest.approx(0.992, abs=5e-4)
+    real = ev.scores(ev.train[:10000])                # the README's reference row
+    assert real["fid"] == pytest.approx(2.46, abs=0.01) and real["modes"] == 10
+    assert not (tmp_path / "empty-cache").exists()
+
+
+def test_a_damaged_shipped_classifier_is_retrained_saying_so(tmp_path, monkeypatch):
+    from fastgan import classifier
+    bad = tmp_path / "shipped.pt"
+    bad.write_bytes(classifier.SHIPPED.read_bytes()[:-10])
+    monkeypatch.setattr(classifier, "SHIPPED", bad)
+    monkeypatch.setenv("FASTGAN_CACHE", str(tmp_path / "cache"))
+    trained = []
+    monkeypatch.setattr(classifier, "train_classifier",
+                        lambda *a, **k: trained.append(1) or classifier.Classifier().eval())
+    said = []
+    x, y = np.zeros((4, 784), np.float32), np.zeros(4, np.int64)
+    classifier.load_or_train(x, y, log=said.append)
+    assert trained and "fails its SHA-256" in said[0]
+    assert classifier.cache_path(0).is_file()
+    trained.clear()
+    classifier.load_or_train(x, y, log=said.append)          # the cached one now
+    assert not trained
+    classifier.load_or_train(x, y, log=said.append, retrain=True)
+    assert trained

@@ -35,7 +35,10 @@ def test_short_run_writes_every_output(tmp_path, mnist_dir):
     assert json.loads((out / "config.json").read_text())["steps"] == 300
     assert read_png_size(out / "samples" / "final.png") == (242, 242)     # 8 x (28 + 2) + 2
     assert len(list((out / "samples").glob("epoch_*.png"))) == 15         # 300 / 20 per epoch
-    assert (out / "curves.png").stat().st_size > 1000
+    from PIL import Image
+    with Image.open(out / "curves.png") as im:          # drawn by matplotlib: axes, legends
+        assert im.size == (1100, 380) and "Matplotlib" in im.info.get("Software", "")
+    assert oct((out / "curves.png").stat().st_mode & 0o777) != oct(0o600)
     ckpts = checkpoint.list_checkpoints(out)
     assert [p.name for p in ckpts] == ["step_00000100.pt", "step_00000200.pt", "step_00000300.pt"]
     ckpt = checkpoint.load(ckpts[-1])
@@ -52,15 +55,37 @@ def test_k3_runs_three_d_steps_per_g_step(tmp_path, mnist_dir):
     assert d_steps == {12} and g_steps == {4}
 
 
-def test_resume_matches_uninterrupted_run_bit_for_bit(tmp_path, mnist_dir):
-    flags = [*SMALL, "--seed", "7", "--ckpt-every", "10"]
-    assert train(tmp_path, "full", *flags, "--steps", "30", data=mnist_dir)[0] == 0
-    assert train(tmp_path, "part", *flags, "--steps", "17", data=mnist_dir)[0] == 0
-    # the first leg ended at step 17, mid-epoch; the second continues from its checkpoint
-    assert run(main, ["--resume", str(tmp_path / "part"), "--steps", "30", "--no-progress"]) == 0
+@pytest.mark.parametrize("recipe", [
+    [],
+    ["--ema-decay", "0.99", "--d-dropout", "0.3", "--d-input-dropout", "0.2",
+     "--instance-noise", "0.1"],
+    ["--ema-decay", "0.9", "--d-dropout", "0.5", "--d-maxout", "3", "--share-g-forward"],
+], ids=["default", "ema-dropout-noise", "maxout-shared"])
+def test_resume_matches_uninterrupted_run_bit_for_bit(tmp_path, mnist_dir, recipe, monkeypatch):
+    flags = [*SMALL, "--seed", "7", "--ckpt-every", "10", "--steps", "30", *recipe]
+    assert train(tmp_path, "full", *flags, data=mnist_dir)[0] == 0
+    # the first leg is interrupted after step 17, mid-epoch (SIGINT: checkpoint, exit 130);
+    # the second continues from that checkpoint
+    from fastgan.monitor import Monitor
+    real_tick, ticks = Monitor.tick, {"n": 0}
+
+    def tick(self):
+        ticks["n"] += 1
+        if ticks["n"] == 17:
+            import os
+            import signal
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_tick(self)
+    monkeypatch.setattr(Monitor, "tick", tick)
+    assert train(tmp_path, "part", *flags, data=mnist_dir)[0] == 130
+    assert checkpoint.load(tmp_path / "part")["step"] == 17
+    monkeypatch.setattr(Monitor, "tick", real_tick)
+    assert run(main, ["--resume", str(tmp_path / "part"), "--no-progress"]) == 0
     full, part = checkpoint.load(tmp_path / "full"), checkpoint.load(tmp_path / "part")
     assert part["step"] == 30
-    for net in ("G", "D"):
+    nets = ("G", "D", "G_ema") if "G_ema" in full else ("G", "D")
+    assert ("G_ema" in part) == ("G_ema" in full)
+    for net in nets:
         for name, value in full[net].items():
             assert torch.equal(value, part[net][name]), f"{net}.{name} differs after resume"
     steps = [json.loads(l)["step"] for l in (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()]
@@ -76,15 +101,15 @@ def test_interrupt_saves_a_checkpoint(tmp_path, mnist_dir, monkeypatch):
     calls = {"n": 0}
     real_g_step = GAN.g_step
 
-    def g_step(self, b):
+    def g_step(self, b, *args):
         calls["n"] += 1
         if calls["n"] == 5:
             import signal, os
             os.kill(os.getpid(), signal.SIGINT)      # handled: the step finishes, then it stops
-        return real_g_step(self, b)
+        return real_g_step(self, b, *args)
     monkeypatch.setattr(GAN, "g_step", g_step)
     rc, out = train(tmp_path, "int", *SMALL, "--steps", "50", data=mnist_dir)
-    assert rc == 2
+    assert rc == 130
     assert checkpoint.load(out)["step"] == 5
 
 
@@ -93,9 +118,9 @@ def test_divergence_stops_with_exit_3_and_keeps_last_good_checkpoint(tmp_path, m
     real_d_step = GAN.d_step
     calls = {"n": 0}
 
-    def d_step(self, real):
+    def d_step(self, real, *args):
         calls["n"] += 1
-        stats = real_d_step(self, real)
+        stats = real_d_step(self, real, *args)
         if calls["n"] > 12:
             with torch.no_grad():
                 for p in self.D.parameters():

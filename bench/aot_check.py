@@ -1,0 +1,220 @@
+"""Ahead-of-time compile check of the Triton kernels for a GPU that is not here (sm_90, sm_80).
+
+    python bench/aot_check.py [--target 90 80] [--subset] [--jobs N] [--out bench/results]
+
+Compiles every kernel x autotune tile x activation x bias x precision x dtype that the
+autotuner can pick on the target (the declared tiles after the shared-memory prune), at the
+model's layer shapes as the runtime binder specializes them (unit strides as constants), with
+Triton's own ptxas: no GPU needed. For each it records shared memory, registers, spill bytes
+(TRITON_DUMP_PTXAS_LOG) and the matrix instructions in the PTX (wgmma, mma, or FMA only), and
+writes aot_sm<T>.md and .json. `check(rows)` returns the failures: a compile error, shared
+memory over the target's block limit, or a spill. `--subset` (what CI runs) takes one tile of
+each kernel per activation and precision.
+"""
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SMEM_LIMIT = {90: 227 * 1024, 80: 163 * 1024}       # bytes of shared memory per block
+ACTS = {"none": 0, "leaky_relu": 1, "tanh": 2}
+DTYPES = {"float32": ("fp32", 4), "bfloat16": ("bf16", 2)}
+
+
+def variants(target: int, subset: bool = False) -> list[dict]:
+    """Every (kernel, tile, act, bias, precision, dtype) the autotuner can pick on target."""
+    from fastgan.kernels.linear_act import BWD_TILES, FWD_TILES, smem_bytes
+    out = []
+    for kernel, tiles in (("fwd", FWD_TILES), ("dx", BWD_TILES), ("dw", BWD_TILES)):
+        for dtype, (_, size) in DTYPES.items():
+            fit = [t for t in tiles if smem_bytes(kernel, t, size) <= SMEM_LIMIT[target]]
+            if subset:
+                fit = fit[-1:]                          # the largest tile that can be picked
+            for tile in fit:
+                for act in ACTS:
+                    for prec in (("ieee", "tf32") if dtype == "float32" else ("ieee",)):
+                        for bias in ((True, False) if kernel != "dx" else (False,)):
+                            if subset and not bias and kernel != "dx":
+                                continue
+                            out.append(dict(kernel=kernel, tile=list(tile), act=act, bias=bias,
+                                            precision=prec, dtype=dtype, target=target))
+    return out
+
+
+# The model's layer of each activation (K, N), at batch M = 64: what the runtime binder sees.
+LAYERS = {"tanh": (1024, 784), "leaky_relu": (512, 1024), "none": (256, 1)}
+M = 64
+
+
+def _attrs(fn, sig: dict, values: dict) -> dict:
+    """What the runtime binder specializes: 16-byte aligned pointers, and integers divisible by
+    16, marked tt.divisibility = 16 (it is what lets loads vectorize)."""
+    out = {}
+    for i, name in enumerate(fn.arg_names):
+        if sig.get(name, "").startswith("*") or (sig.get(name) == "i32" and values[name] % 16 == 0):
+            out[(i,)] = [["tt.divisibility", 16]]
+    return out
+
+
+def _values(v: dict) -> dict:
+    """Integer arguments of the launch at the variant's layer: sizes and row strides."""
+    k, n = LAYERS[v["act"]]
+    return dict(M=M, N=n, K=k, M_BUCKET=M, sxm=k, swn=k, sym=n, sdm=n)
+
+
+def _signature(v: dict):
+    ptr = "*" + DTYPES[v["dtype"]][0]
+    m, n, k, warps, stages = v["tile"]
+    if v["kernel"] == "fwd":
+        names = ["x_ptr", "w_ptr", "b_ptr", "y_ptr"]
+        strides = [("sxm", "sxk"), ("swn", "swk"), ("sym", "syn")]
+    elif v["kernel"] == "dx":
+        names = ["dy_ptr", "y_ptr", "w_ptr", "dx_ptr"]
+        strides = [("sdm", "sdn"), ("sym", "syn"), ("swn", "swk"), ("sxm", "sxk")]
+    else:
+        names = ["dy_ptr", "y_ptr", "x_ptr", "dw_ptr", "db_ptr"]
+        strides = [("sdm", "sdn"), ("sym", "syn"), ("sxm", "sxk"), ("swn", "swk")]
+    sig = {p: ptr for p in names}
+    sig.update(M="i32", N="i32", K="i32", M_BUCKET="i32")
+    const = {"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k, "ACT": ACTS[v["act"]],
+             "PRECISION": v["precision"]}
+    for row, col in strides:                 # row-major tensors: the column stride is 1
+        sig[row], sig[col] = "i32", "constexpr"
+        const[col] = 1
+    sig["slope"] = "fp32"
+    for name in ("ACT", "PRECISION", "BLOCK_M", "BLOCK_N", "BLOCK_K"):
+        sig[name] = "constexpr"
+    if v["kernel"] != "dx":
+        sig["HAS_BIAS"] = "constexpr"
+        const["HAS_BIAS"] = v["bias"]
+    return sig, const, warps, stages
+
+
+def compile_one(v: dict) -> dict:
+    """Compiles one variant; returns v with shared, registers, spill, mma, seconds or error."""
+    os.environ["TRITON_DUMP_PTXAS_LOG"] = "1"
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from fastgan.kernels import linear_act as la
+    fn = {"fwd": la._fwd, "dx": la._dx, "dw": la._dw}[v["kernel"]].fn
+    sig, const, warps, stages = _signature(v)
+    t0 = time.perf_counter()
+    log = io.StringIO()
+    try:
+        with _capture_fd2(log):
+            k = triton.compile(ASTSource(fn, sig, const, _attrs(fn, sig, _values(v))),
+                               target=GPUTarget("cuda", v["target"], 32),
+                               options={"num_warps": warps, "num_stages": stages})
+    except Exception as e:                                   # a compile error is a result
+        return dict(v, error=f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
+    text = log.getvalue()
+    regs = re.search(r"Used (\d+) registers", text)
+    spill = [int(a) + int(b) for a, b in re.findall(r"(\d+) bytes spill stores, (\d+) bytes "
+                                                     r"spill loads", text)]
+    ptx = k.asm["ptx"]
+    mma = "wgmma" if "wgmma" in ptx else "mma" if "mma.sync" in ptx else "fma"
+    return dict(v, shared=k.metadata.shared, registers=int(regs.group(1)) if regs else None,
+                spill=sum(spill), mma=mma, seconds=round(time.perf_counter() - t0, 2))
+
+
+@contextlib.contextmanager
+def _capture_fd2(sink: io.StringIO):
+    """Triton prints ptxas's log (to stdout or stderr, by version): collect both, fd level."""
+    import tempfile
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        for fd in saved:
+            os.dup2(tmp.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, old in saved.items():
+                os.dup2(old, fd)
+                os.close(old)
+            tmp.seek(0)
+            sink.write(tmp.read().decode(errors="replace"))
+
+
+def run(variants_: list[dict], jobs: int = 1) -> list[dict]:
+    if jobs <= 1:
+        return [compile_one(v) for v in variants_]
+    with ProcessPoolExecutor(jobs) as pool:
+        return list(pool.map(compile_one, variants_))
+
+
+def check(rows: list[dict]) -> list[str]:
+    """What must not happen to a config the autotuner can pick: each failure, one line."""
+    bad = []
+    for r in rows:
+        name = f"{r['kernel']} {tuple(r['tile'])} {r['act']} bias={r['bias']} {r['precision']} " \
+               f"{r['dtype']} sm_{r['target']}"
+        if "error" in r:
+            bad.append(f"{name}: compile error {r['error']}")
+        elif r["shared"] > SMEM_LIMIT[r["target"]]:
+            bad.append(f"{name}: {r['shared']} B shared > {SMEM_LIMIT[r['target']]}")
+        elif r["spill"]:
+            bad.append(f"{name}: spills {r['spill']} B")
+    return bad
+
+
+def markdown(rows: list[dict], target: int) -> str:
+    import triton
+    lines = [f"AOT compile of the linear_act kernels for sm_{target} (Triton {triton.__version__}, "
+             f"no GPU): shared memory limit {SMEM_LIMIT[target] // 1024} KB per block.", "",
+             "| kernel | tile (BM, BN, BK, warps, stages) | act | bias | precision | dtype | "
+             "shared KB | registers | spill B | matrix op |",
+             "|---|---|---|---|---|---|---:|---:|---:|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['kernel']} | {tuple(r['tile'])} | {r['act']} | {r['bias']} | "
+                         f"{r['precision']} | {r['dtype']} | error: {r['error']} | | | |")
+            continue
+        lines.append(f"| {r['kernel']} | {tuple(r['tile'])} | {r['act']} | {r['bias']} | "
+                     f"{r['precision']} | {r['dtype']} | {r['shared'] / 1024:.0f} | "
+                     f"{r['registers']} | {r['spill']} | {r['mma']} |")
+    bad = check(rows)
+    lines += ["", f"{len(rows)} configs; {len(bad)} failing (compile error, over the shared "
+              "memory limit, or spilling)."] + [f"- {b}" for b in bad]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--target", type=int, nargs="+", default=[90], choices=sorted(SMEM_LIMIT))
+    p.add_argument("--subset", action="store_true", help="one tile per kernel (as CI runs)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = p.parse_args(argv)
+    failed = 0
+    for target in args.target:
+        t0 = time.perf_counter()
+        rows = run(variants(target, args.subset), args.jobs)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"aot_sm{target}.json").write_text(json.dumps(rows, indent=1) + "\n")
+        (out / f"aot_sm{target}.md").write_text(markdown(rows, target))
+        bad = check(rows)
+        failed += len(bad)
+        print(f"sm_{target}: {len(rows)} configs compiled in {time.perf_counter() - t0:.0f} s; "
+              f"{len(bad)} failing")
+        for b in bad:
+            print("  " + b)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

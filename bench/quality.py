@@ -1,0 +1,225 @@
+"""Sample-quality runs: train a recipe on several seeds, score it, and report (CPU or GPU).
+
+    python bench/quality.py run NAME [--seeds 0 1 2] [--device cpu] -- [fastgan.train flags]
+    python bench/quality.py report [--plot NAME ...] [--grid NAME] [--readme README.md]
+
+`run` trains `python -m fastgan.train --eval-every 1 FLAGS` once per seed into
+runs/quality/NAME/seed<S> (classifier FID, IS and modes of 10k samples after every epoch, for the
+averaged G and, when an average is kept, for the trained G too), then scores the last
+checkpoint with the paper's Parzen window (`fastgan.eval --parzen`, and `--raw-g`), and writes
+bench/results/quality/NAME.json. Train alone: a second job on a 2-core machine halves both.
+
+`report` turns every JSON there into bench/results/quality.md: per recipe the mean +- standard
+deviation over seeds of FID, IS and Parzen (with the mean standard error of the estimate), the
+modes and the smallest and largest class share, the generator steps (and CPU minutes) to the
+first epoch with FID <= 30 and <= 15, and the CPU minutes of the whole run. Rows whose name ends
+in "+raw" are the same runs scored through the trained G. --plot draws FID against generator
+steps into docs/fid_vs_steps.png; --grid copies that recipe's seed-0 final grid to
+docs/samples.png; --readme fills the README's quality block.
+"""
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "quality"
+TARGETS = (30.0, 15.0)
+
+
+def _sh(args: list[str]) -> None:
+    print("$", " ".join(args), flush=True)
+    subprocess.run([sys.executable, "-m", *args], cwd=ROOT, check=True)
+
+
+def _first_at_or_below(curve, key: str, target: float, steps_s: float):
+    for rec in curve:
+        if rec.get(key) is not None and rec[key] <= target:
+            return {"step": rec["step"], "minutes": rec["step"] / steps_s / 60}
+    return None
+
+
+def collect(run_dir: Path, parzen: dict, raw_parzen: dict | None) -> dict:
+    """One seed's record from its run folder and Parzen results."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    evals = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()
+             if '"fid"' in l]
+    curve = [{"step": r["step"], "fid": r["fid"], "raw_fid": r.get("raw_fid")} for r in evals]
+    last = evals[-1]
+    rate = summary["steps_per_s"]
+    out = {"steps": summary["steps"], "train_minutes": summary["train_s"] / 60,
+           "steps_per_s": rate, "curve": curve,
+           "final": {k: last[k] for k in ("fid", "is", "modes", "confident", "histogram")},
+           "parzen": parzen, "samples": summary["samples"],
+           "to": {str(t): _first_at_or_below(curve, "fid", t, rate) for t in TARGETS}}
+    if "raw_fid" in last:
+        out["raw"] = {"final": {"fid": last["raw_fid"], "is": last["raw_is"],
+                                "modes": last["raw_modes"]},
+                      "parzen": raw_parzen,
+                      "to": {str(t): _first_at_or_below(curve, "raw_fid", t, rate)
+                             for t in TARGETS}}
+    return out
+
+
+def parzen_of(run_dir: Path, device: str, raw: bool) -> dict:
+    out = run_dir / ("eval_raw" if raw else "eval")
+    _sh(["fastgan.eval", "--checkpoint", str(run_dir), "--parzen", "--device", device,
+         "--out", str(out), *(["--raw-g"] if raw else [])])
+    return json.loads((out / "eval.json").read_text())["rows"]["samples"]["parzen"]
+
+
+def cmd_run(args) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{args.name}.json"
+    result = json.loads(path.read_text()) if path.exists() else {}
+    result.update(name=args.name, flags=args.flags, device=args.device)
+    result.setdefault("seeds", {})
+    for seed in args.seeds:
+        run_dir = ROOT / "runs" / "quality" / args.name / f"seed{seed}"
+        if not (run_dir / "summary.json").exists() and not (run_dir / "failed.txt").exists():
+            if run_dir.exists():
+                shutil.rmtree(run_dir)
+            try:
+                _sh(["fastgan.train", "--device", args.device, "--out", str(run_dir), "--seed",
+                     str(seed), "--eval-every", "1", "--no-progress", "--no-tensorboard",
+                     "--log-every", "1000", *args.flags])
+            except subprocess.CalledProcessError as e:
+                if e.returncode != 3:                  # 3: diverged or saturated, a result
+                    raise
+                (run_dir / "failed.txt").write_text("exit 3\n")
+        if (run_dir / "failed.txt").exists():
+            last = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
+            result["seeds"][str(seed)] = {"failed": f"stopped at step {last[-1]['step']}: "
+                                                    "discriminator saturated or diverged"}
+            path.write_text(json.dumps(result, indent=1) + "\n")
+            continue
+        ema = json.loads((run_dir / "config.json").read_text()).get("ema_decay", 0) > 0
+        rec = collect(run_dir, parzen_of(run_dir, args.device, False),
+                      parzen_of(run_dir, args.device, True) if ema and args.raw_parzen else None)
+        result["seeds"][str(seed)] = rec
+        path.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"{args.name} seed {seed}: FID {rec['final']['fid']:.2f}  "
+              f"Parzen {rec['parzen']['mean']:.1f}  steps {rec['steps']}", flush=True)
+
+
+def _ms(values, fmt="{:.1f}") -> str:
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if len(v) == 0:
+        return "—"
+    if len(v) == 1:
+        return fmt.format(v[0])
+    return f"{fmt.format(v.mean())} ± {fmt.format(v.std(ddof=1))}"
+
+
+def rows_of(result: dict):
+    """(name, per-seed views) for the recipe and, when kept, its trained-G view."""
+    seeds = [s for s in result["seeds"].values() if "failed" not in s]
+    if not seeds:
+        return
+    yield result["name"], [dict(s, view="ema" if "raw" in s else "g") for s in seeds]
+    if seeds and all("raw" in s for s in seeds):
+        yield result["name"] + " +raw", [dict(s, **s["raw"], view="raw") for s in seeds]
+
+
+def table(results: list[dict]) -> str:
+    head = ("| recipe | seeds | FID | IS | modes | class share min–max | Parzen LL (± s.e.) | "
+            "G steps | steps to FID ≤ 30 | steps to FID ≤ 15 | CPU min |")
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for result in results:
+        failed = [s["failed"] for s in result["seeds"].values() if "failed" in s]
+        if failed:
+            lines.append(f"| {result['name']} | {len(failed)} | {'; '.join(failed)} |" + " |" * 8)
+        for name, seeds in rows_of(result):
+            def to(t, field):
+                got = [s["to"][str(t)] for s in seeds]
+                if any(g is None for g in got):
+                    return f"not all ({sum(g is not None for g in got)}/{len(got)})"
+                return _ms([g[field] for g in got], "{:.0f}" if field == "step" else "{:.1f}")
+            shares = [np.asarray(s["final"]["histogram"]) / sum(s["final"]["histogram"])
+                      for s in seeds if "histogram" in s["final"]]
+            share = (f"{100 * min(x.min() for x in shares):.1f}–"
+                     f"{100 * max(x.max() for x in shares):.1f}%") if shares else "—"
+            pz = [s["parzen"] for s in seeds if s.get("parzen")]
+            parzen = (f"{_ms([p['mean'] for p in pz])} (± {np.mean([p['stderr'] for p in pz]):.1f})"
+                      if pz else "—")
+            lines.append(
+                f"| {name} | {len(seeds)} | {_ms([s['final']['fid'] for s in seeds], '{:.2f}')} | "
+                f"{_ms([s['final']['is'] for s in seeds], '{:.2f}')} | "
+                f"{_ms([s['final']['modes'] for s in seeds], '{:.0f}')} | {share} | {parzen} | "
+                f"{_ms([s['steps'] for s in seeds], '{:.0f}')} | {to(30, 'step')} | "
+                f"{to(15, 'step')} | {_ms([s['train_minutes'] for s in seeds])} |")
+    return "\n".join(lines)
+
+
+def plot(results: dict, names: list[str], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for i, name in enumerate(names):
+        for j, (seed, rec) in enumerate(sorted(results[name]["seeds"].items())):
+            steps = [c["step"] for c in rec["curve"]]
+            ax.plot(steps, [c["fid"] for c in rec["curve"]], color=f"C{i}", alpha=0.9,
+                    label=f"{name}" if j == 0 else None, lw=1.4)
+    for t in TARGETS:
+        ax.axhline(t, color="grey", ls=":", lw=1)
+        ax.text(ax.get_xlim()[1], t, f" FID {t:g}", va="center", fontsize=8, color="grey")
+    ax.set_yscale("log")
+    ax.set_xlabel("generator steps")
+    ax.set_ylabel("classifier FID (10k samples, log scale)")
+    ax.set_title("FID against generator steps (one line per seed)")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def cmd_report(args) -> None:
+    results = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))}
+    order = args.order or sorted(results)
+    md = table([results[n] for n in order if n in results])
+    (RESULTS.parent / "quality.md").write_text(md + "\n")
+    print(md)
+    if args.plot:
+        plot(results, args.plot, ROOT / "docs" / "fid_vs_steps.png")
+    if args.grid:
+        seeds = results[args.grid]["seeds"]
+        shutil.copyfile(seeds[sorted(seeds)[0]]["samples"], ROOT / "docs" / "samples.png")
+    if args.readme:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from common import splice
+        splice(args.readme, "quality", md)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="train and score one recipe on several seeds")
+    r.add_argument("name")
+    r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--no-raw-parzen", dest="raw_parzen", action="store_false",
+                   help="skip the Parzen estimate of the trained G (the average's is kept)")
+    q = sub.add_parser("report", help="tables (and plots) from the committed results")
+    q.add_argument("--order", nargs="+", help="recipes in this order (default: by name)")
+    q.add_argument("--plot", nargs="+", help="recipes drawn in docs/fid_vs_steps.png")
+    q.add_argument("--grid", help="recipe whose seed-0 grid becomes docs/samples.png")
+    q.add_argument("--readme", help="README to fill between <!-- quality:start/end -->")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    flags = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = p.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    if args.cmd == "run":
+        args.flags = flags                  # everything after --: fastgan.train flags
+        cmd_run(args)
+    else:
+        cmd_report(args)
+
+
+if __name__ == "__main__":
+    main()
