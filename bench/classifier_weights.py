@@ -19,8 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastgan import data  # noqa: E402
-from fastgan.classifier import (SHIPPED, SHIPPED_SHA256, _sha256, accuracy, save,  # noqa: E402
+from fastgan.classifier import (SHIPPED, SHIPPED_SHA256, accuracy, save,  # noqa: E402
                                 train_classifier)
+from fastgan.files import digest as file_digest  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
     model = train_classifier(data.to_unit_range(x), torch.from_numpy(y.astype(np.int64)), seed=0)
     out = SHIPPED if args.write else Path(tempfile.mkdtemp()) / SHIPPED.name
     save(model, out)
-    digest = _sha256(out)
+    digest = file_digest(out)
     print(f"trained in {time.perf_counter() - t0:.0f} s; test accuracy "
           f"{accuracy(model, data.to_unit_range(tx).numpy(), ty):.4f}")
     print(f"sha256 {digest} ({'written to ' + str(out) if args.write else 'not written'})")

@@ -1,6 +1,7 @@
 """Shared by the benchmarks: device, shapes, timing, and the environment to report."""
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import torch
@@ -16,9 +17,48 @@ BATCHES = [64, 1024, 16384] if CUDA else [4]          # tiny on the CPU: proves 
 BCE_SIZES = [128, 4096, 1 << 17, 1 << 20, 1 << 24] if CUDA else [128]
 
 
+PRECISIONS = ["tf32", "fp32"] if CUDA else ["fp32"]   # float32 dots: same for every impl
+
+
 def sync():
     if CUDA:
         torch.cuda.synchronize()
+
+
+def cuda_timer() -> float:
+    """perf_counter after the GPU's queue drains: the benchmark clock on CUDA."""
+    torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+class precision:
+    """Context: torch's float32 matmuls in tf32 or full fp32 (restored after), so eager and
+    compiled baselines run at the precision fastgan's kernel is given."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        self.saved = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = self.name == "tf32"
+        return "tf32" if self.name == "tf32" else "ieee"
+
+    def __exit__(self, *exc):
+        torch.backends.cuda.matmul.allow_tf32 = self.saved
+
+
+def compiled(fn):
+    """A fresh torch.compile of fn for one shape (dynamic=False), and a check that it compiled
+    rather than fell back to eager."""
+    import torch._dynamo
+    torch._dynamo.reset()
+    return torch.compile(fn, dynamic=False)
+
+
+def assert_compiled() -> None:
+    import torch._dynamo.utils
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    assert graphs >= 1, "torch.compile produced no graph (fell back to eager)"
 
 
 def environment() -> dict:

@@ -72,12 +72,19 @@ def parzen_of(run_dir: Path, device: str, raw: bool) -> dict:
     return json.loads((out / "eval.json").read_text())["rows"]["samples"]["parzen"]
 
 
+def _save_seed(path: Path, args, seed: int, rec: dict) -> dict:
+    """Merges one seed's record into the recipe's JSON, re-read first: runs of other seeds
+    (other processes) may have written theirs meanwhile."""
+    result = json.loads(path.read_text()) if path.exists() else {}
+    result.update(name=args.name, flags=args.flags, device=args.device)
+    result.setdefault("seeds", {})[str(seed)] = rec
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
 def cmd_run(args) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{args.name}.json"
-    result = json.loads(path.read_text()) if path.exists() else {}
-    result.update(name=args.name, flags=args.flags, device=args.device)
-    result.setdefault("seeds", {})
     for seed in args.seeds:
         run_dir = ROOT / "runs" / "quality" / args.name / f"seed{seed}"
         if not (run_dir / "summary.json").exists() and not (run_dir / "failed.txt").exists():
@@ -93,15 +100,13 @@ def cmd_run(args) -> None:
                 (run_dir / "failed.txt").write_text("exit 3\n")
         if (run_dir / "failed.txt").exists():
             last = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
-            result["seeds"][str(seed)] = {"failed": f"stopped at step {last[-1]['step']}: "
-                                                    "discriminator saturated or diverged"}
-            path.write_text(json.dumps(result, indent=1) + "\n")
+            _save_seed(path, args, seed, {"failed": f"stopped at step {last[-1]['step']}: "
+                                                    "discriminator saturated or diverged"})
             continue
         ema = json.loads((run_dir / "config.json").read_text()).get("ema_decay", 0) > 0
         rec = collect(run_dir, parzen_of(run_dir, args.device, False),
                       parzen_of(run_dir, args.device, True) if ema and args.raw_parzen else None)
-        result["seeds"][str(seed)] = rec
-        path.write_text(json.dumps(result, indent=1) + "\n")
+        _save_seed(path, args, seed, rec)
         print(f"{args.name} seed {seed}: FID {rec['final']['fid']:.2f}  "
               f"Parzen {rec['parzen']['mean']:.1f}  steps {rec['steps']}", flush=True)
 
@@ -125,6 +130,32 @@ def rows_of(result: dict):
         yield result["name"] + " +raw", [dict(s, **s["raw"], view="raw") for s in seeds]
 
 
+def minutes(result: dict, seeds) -> str:
+    """CPU minutes of training: steps over the rate measured alone (`rate`), when measured;
+    else the runs' own clocks, marked * (they may have shared the machine)."""
+    rate = result.get("alone_steps_per_s")
+    if rate:
+        return _ms([s["steps"] / rate / 60 for s in seeds])
+    return _ms([s["train_minutes"] for s in seeds]) + "*"
+
+
+def cmd_rate(args) -> None:
+    """Steps/s of the recipe alone on this machine: 600 steps after a 100-step warm-up."""
+    path = RESULTS / f"{args.name}.json"
+    result = json.loads(path.read_text())
+    out = ROOT / "runs" / "quality" / args.name / "rate"
+    if out.exists():
+        shutil.rmtree(out)
+    _sh(["fastgan.train", "--device", result["device"], "--out", str(out), "--steps", "700",
+         "--log-every", "100", "--ckpt-every", "100000", "--no-progress", "--no-tensorboard",
+         *result["flags"]])
+    recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    rates = [r["steps_per_s"] for r in recs if "steps_per_s" in r and r["step"] > 100]
+    result["alone_steps_per_s"] = float(np.median(rates))
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"{args.name}: {result['alone_steps_per_s']:.1f} steps/s alone")
+
+
 def table(results: list[dict]) -> str:
     head = ("| recipe | seeds | FID | IS | modes | class share min–max | Parzen LL (± s.e.) | "
             "G steps | steps to FID ≤ 30 | steps to FID ≤ 15 | CPU min |")
@@ -136,8 +167,10 @@ def table(results: list[dict]) -> str:
         for name, seeds in rows_of(result):
             def to(t, field):
                 got = [s["to"][str(t)] for s in seeds]
+                if all(g is None for g in got):
+                    return "not reached"
                 if any(g is None for g in got):
-                    return f"not all ({sum(g is not None for g in got)}/{len(got)})"
+                    return f"{sum(g is not None for g in got)}/{len(got)} seeds"
                 return _ms([g[field] for g in got], "{:.0f}" if field == "step" else "{:.1f}")
             shares = [np.asarray(s["final"]["histogram"]) / sum(s["final"]["histogram"])
                       for s in seeds if "histogram" in s["final"]]
@@ -150,8 +183,8 @@ def table(results: list[dict]) -> str:
                 f"| {name} | {len(seeds)} | {_ms([s['final']['fid'] for s in seeds], '{:.2f}')} | "
                 f"{_ms([s['final']['is'] for s in seeds], '{:.2f}')} | "
                 f"{_ms([s['final']['modes'] for s in seeds], '{:.0f}')} | {share} | {parzen} | "
-                f"{_ms([s['steps'] for s in seeds], '{:.0f}')} | {to(30, 'step')} | "
-                f"{to(15, 'step')} | {_ms([s['train_minutes'] for s in seeds])} |")
+                f"{_ms([s['steps'] for s in seeds], '{:.0f}')} | {to(TARGETS[0], 'step')} | "
+                f"{to(TARGETS[1], 'step')} | {minutes(result, seeds)} |")
     return "\n".join(lines)
 
 
@@ -206,6 +239,8 @@ def main(argv=None) -> None:
     r.add_argument("--device", default="cpu")
     r.add_argument("--no-raw-parzen", dest="raw_parzen", action="store_false",
                    help="skip the Parzen estimate of the trained G (the average's is kept)")
+    t = sub.add_parser("rate", help="measure a recipe's steps/s alone (for CPU minutes)")
+    t.add_argument("name")
     q = sub.add_parser("report", help="tables (and plots) from the committed results")
     q.add_argument("--order", nargs="+", help="recipes in this order (default: by name)")
     q.add_argument("--plot", nargs="+", help="recipes drawn in docs/fid_vs_steps.png")
@@ -217,6 +252,8 @@ def main(argv=None) -> None:
     if args.cmd == "run":
         args.flags = flags                  # everything after --: fastgan.train flags
         cmd_run(args)
+    elif args.cmd == "rate":
+        cmd_rate(args)
     else:
         cmd_report(args)
 

@@ -40,12 +40,12 @@ def rows(data: dict) -> tuple[list[dict], dict]:
     for b in data["benchmarks"]:
         p, name = b["params"], b["name"]
         if name.startswith("test_dense_gemm_reference"):
-            refs[("gemm", p["batch"])] = rate(b)[0]
+            refs[("gemm", p.get("prec", "fp32"), p["batch"])] = rate(b)[0]
         elif name.startswith("test_copy_reference"):
             refs[("copy", p["n"])] = rate(b)[0]
         elif name.startswith("test_linear_act"):
             k, n, act = p["layer"]
-            key = ("linear_act", p["mode"], p["batch"], f"{k}x{n} {act}")
+            key = ("linear_act", p["mode"], p["batch"], f"{k}x{n} {act} {p.get('prec', 'fp32')}")
             table.setdefault(key, {})[p["impl"]] = b
         elif name.startswith("test_sigmoid_bce"):
             table.setdefault(("sigmoid_bce", "fwd+bwd", p["n"], ""), {})[p["impl"]] = b
@@ -63,6 +63,10 @@ def _speedup(row: dict, base: str) -> float | None:
     return other / ours if ours and other else None
 
 
+def _prec(row: dict) -> str:
+    return row["layer"].split()[-1]          # the layer label ends in the dot precision
+
+
 def targets(table: list[dict], refs: dict) -> list[tuple[str, float, float]]:
     """(what, achieved, required) for every target the results allow checking."""
     checks = []
@@ -71,8 +75,8 @@ def targets(table: list[dict], refs: dict) -> list[tuple[str, float, float]]:
             if r["size"] <= 1024 and _speedup(r, "eager") is not None:
                 s = _speedup(r, "eager")
                 checks.append((f"linear_act fwd+bwd B{r['size']} {r['layer']}: x eager", s, 1.5))
-            elif r["size"] == 16384 and r["rate"] and ("gemm", 16384) in refs:
-                f = r["rate"] / refs[("gemm", 16384)]
+            elif r["size"] == 16384 and r["rate"] and ("gemm", _prec(r), 16384) in refs:
+                f = r["rate"] / refs[("gemm", _prec(r), 16384)]
                 checks.append((f"linear_act fwd+bwd B16384 {r['layer']}: of dense GEMM", f, 0.7))
         if r["op"] == "sigmoid_bce" and r["size"] == 1 << 24 and r["rate"] \
                 and ("copy", 1 << 24) in refs:
@@ -90,7 +94,8 @@ def _x(v):
 
 
 def markdown(data: dict) -> str:
-    info = data["machine_info"]
+    info = data["machine_info"]   # layers are labelled "KxN act precision"; baselines run
+    # at the precision the kernel is given (tf32 rows: torch's allow_tf32 on)
     table, refs = rows(data)
     lines = [f"{info.get('gpu', '?')}, torch {info.get('torch', '?')}, triton "
              f"{info.get('triton', '?')}, commit {info.get('commit', '?')}, "
@@ -106,8 +111,8 @@ def markdown(data: dict) -> str:
                      f"{_x(_speedup(r, 'compile'))} |")
     if refs:
         lines += ["", "Yardsticks: " + ", ".join(
-            f"dense GEMM B{s} {v:.3g} TFLOP/s" if kind == "gemm" else f"copy N{s} {v:.3g} GB/s"
-            for (kind, s), v in sorted(refs.items()))]
+            f"dense GEMM {k[1]} B{k[2]} {v:.3g} TFLOP/s" if k[0] == "gemm"
+            else f"copy N{k[1]} {v:.3g} GB/s" for k, v in sorted(refs.items(), key=str))]
     checks = targets(table, refs)
     if checks:
         lines += ["", "Targets (set for an H100):", "", "| target | achieved | required | |",

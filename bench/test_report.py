@@ -1,6 +1,5 @@
 """The report turns real pytest-benchmark JSON into tables and target checks, and splices them
 into a README; train_speed's table checks its targets."""
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +47,7 @@ def test_targets_are_checked_against_the_yardsticks():
                                       "impl": "eager"}, 2.0, {"tflop": 1e12})]}
     md = markdown(data)
     assert "| sigmoid_bce fwd+bwd N16M: of copy bandwidth | 0.80 | 0.85 | missed by 6% |" in md
-    assert "| linear_act fwd+bwd B64 100x256 tanh: x eager | 2.00 | 1.50 | met |" in md
+    assert "| linear_act fwd+bwd B64 100x256 tanh fp32: x eager | 2.00 | 1.50 | met |" in md
 
 
 def test_report_bad_json_is_one_line_error(tmp_path, capsys):

@@ -6,9 +6,12 @@
 nn.LeakyReLU, nn.BCEWithLogitsLoss, two Adam optimizers); (b) "compile" and "max-autotune":
 that model's step under torch.compile in the default mode and in mode="max-autotune" (which adds
 CUDA graphs); (c) "fastgan": the project's GAN (its ops and compiled steps), and "fastgan-graphs" the same
-replayed as CUDA graphs (--cuda-graphs). All in one process,
-one after another, warm-up excluded, timed with CUDA events on the GPU. --save writes JSON and a
-markdown table under bench/results/; --readme README.md puts the table into the README.
+replayed as CUDA graphs (--cuda-graphs). All in one process, one after another, warm-up
+excluded, timed with CUDA events on the GPU. Like with like: every mode gathers its real batch
+from 50,000 device-resident images by a fresh permutation, as the trainer does, and runs its
+float32 matmuls at --precision (tf32: torch's allow_tf32 and the kernels' tf32 dots; fp32: both
+exact). --save writes JSON and a markdown table under bench/results/; --readme README.md puts
+the table into the README.
 """
 import argparse
 import json
@@ -23,8 +26,10 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CUDA, DEVICE, environment, splice, sync, verdict  # noqa: E402
+from common import CUDA, DEVICE, environment, precision, splice, sync, verdict  # noqa: E402
+from fastgan import kernels  # noqa: E402
 from fastgan.config import TrainConfig  # noqa: E402
+from fastgan.data import Batches  # noqa: E402
 from fastgan.gan import GAN  # noqa: E402
 
 
@@ -72,28 +77,33 @@ def make(mode: str):
     raise ValueError(mode)
 
 
-def measure(mode: str, batch: int, steps: int, warmup: int) -> dict:
-    step = make(mode)
-    real = torch.rand(batch, 784, device=DEVICE) * 2 - 1
-    t0 = time.perf_counter()
-    for _ in range(warmup):
-        step(real)
-    sync()
-    warm_s = time.perf_counter() - t0
-    if CUDA:
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(steps):
-            step(real)
-        end.record()
-        torch.cuda.synchronize()
-        seconds = start.elapsed_time(end) / 1000
-    else:
+def measure(mode: str, batch: int, steps: int, warmup: int, prec: str = "tf32") -> dict:
+    images = torch.rand(50000, 784, device=DEVICE) * 2 - 1
+    batches = Batches(images, batch, seed=0)
+    with precision(prec) as dots:
+        kernels.set_precision(dots)
+        step = make(mode)
         t0 = time.perf_counter()
-        for _ in range(steps):
-            step(real)
-        seconds = time.perf_counter() - t0
-    return {"mode": mode, "batch": batch, "steps_per_s": steps / seconds, "warmup_s": warm_s}
+        for i in range(warmup):
+            step(batches.get(i))
+        sync()
+        warm_s = time.perf_counter() - t0
+        if CUDA:
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            for i in range(steps):
+                step(batches.get(warmup + i))
+            end.record()
+            torch.cuda.synchronize()
+            seconds = start.elapsed_time(end) / 1000
+        else:
+            t0 = time.perf_counter()
+            for i in range(steps):
+                step(batches.get(warmup + i))
+            seconds = time.perf_counter() - t0
+    return {"mode": mode, "batch": batch, "precision": prec, "steps_per_s": steps / seconds,
+            "warmup_s": warm_s}
 
 
 # the issue's targets at batch 64 (for an H100): fastgan's steps/s over each mode's
@@ -127,10 +137,12 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--modes", default="eager,compile,max-autotune,fastgan"
                    + (",fastgan-graphs" if CUDA else ""))
+    p.add_argument("--precision", default="tf32", choices=("tf32", "fp32"),
+                   help="float32 matmuls of every mode (default tf32)")
     p.add_argument("--save", action="store_true", help="write bench/results/train_speed.*")
     p.add_argument("--readme", type=Path, help="also put the table into this file")
     args = p.parse_args(argv)
-    rows = [measure(m, int(b), args.steps, args.warmup)
+    rows = [measure(m, int(b), args.steps, args.warmup, args.precision)
             for b in args.batches.split(",") for m in args.modes.split(",")]
     env = environment()
     md = table(rows)

@@ -9,7 +9,6 @@ is missing or differs (truncated, bit-flipped, empty) is never used: `load` refu
 deleted only after the new one has been read back from disk and verified. Temporary files a
 crash left behind (.step_*.pt.*.tmp) are removed by `clean_partial`.
 """
-import hashlib
 import re
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import torch
 
 from fastgan.cli import UserError
-from fastgan.files import atomic_write
+from fastgan.files import atomic_write, digest as file_digest
 
 _NAME = re.compile(r"step_(\d{8})\.pt$")
 
@@ -34,21 +33,13 @@ def _sum_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save(run_dir, step: int, state: dict, config: dict, keep: int = 3) -> Path:
     """Writes the checkpoint and its checksum; then, once the file reads back verified, deletes
     all but the newest `keep`."""
     path = path_for(run_dir, step)
     _sum_path(path).unlink(missing_ok=True)               # never a stale sum beside a new file
     atomic_write(path, lambda f: torch.save({"step": step, "config": config, **state}, f))
-    digest = sha256(path)
+    digest = file_digest(path)
     atomic_write(_sum_path(path), lambda f: f.write(f"{digest}  {path.name}\n".encode()))
     verify(path)                                           # read back from disk before rotating
     for old in list_checkpoints(run_dir)[:-keep]:
@@ -64,7 +55,7 @@ def verify(path: Path) -> None:
         raise CheckpointError(f"checkpoint {path} has no checksum file ({sums.name}); "
                               "it may be incomplete")
     want = sums.read_text().split()[:1]
-    if not want or sha256(path) != want[0]:
+    if not want or file_digest(path) != want[0]:
         raise CheckpointError(f"checkpoint {path} fails its SHA-256 check (corrupt or "
                               "truncated)")
 

@@ -11,7 +11,6 @@ seed, or when the shipped file fails its checksum, saying so; a trained one is c
 ~/.cache/fastgan/classifier-v2-seed<S>.pt beside its SHA-256. Inputs are images in [-1, 1],
 [N, 784].
 """
-import hashlib
 import os
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fastgan.files import atomic_write
+from fastgan.files import atomic_write, digest
 
 
 class Classifier(nn.Module):
@@ -43,10 +42,6 @@ SHIPPED_SHA256 = "43e6517c3ded8db5dd5fc406d5e48b5aa41c7c54dea46c0f0eaba2caeae4e6
 def cache_path(seed: int) -> Path:
     root = Path(os.environ.get("FASTGAN_CACHE", Path.home() / ".cache" / "fastgan"))
     return root / f"classifier-v2-seed{seed}.pt"      # v2: bump when training changes
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, seed: int = 0,
@@ -101,11 +96,11 @@ def load_or_train(train_images, train_labels, device="cpu", seed: int = 0, log=p
     sums = path.with_suffix(".sha256")
     if not retrain:
         if seed == 0:
-            if SHIPPED.is_file() and _sha256(SHIPPED) == SHIPPED_SHA256:
+            if SHIPPED.is_file() and digest(SHIPPED) == SHIPPED_SHA256:
                 return _load(SHIPPED, device)
             log(f"warning: the shipped classifier {SHIPPED} is missing or fails its SHA-256 "
                 "check; using a cached one or training one")
-        if path.is_file() and sums.is_file() and sums.read_text().strip() == _sha256(path):
+        if path.is_file() and sums.is_file() and sums.read_text().strip() == digest(path):
             return _load(path, device)
     log(f"training the evaluation classifier (seed {seed}, about 1.5 min on 2 CPU cores); "
         f"cached at {path}")
@@ -114,7 +109,7 @@ def load_or_train(train_images, train_labels, device="cpu", seed: int = 0, log=p
     with torch.random.fork_rng(devices=[]):             # the caller's global RNG is left as it was
         model = train_classifier(x, y, seed, log=log)
     save(model, path)
-    atomic_write(sums, lambda f: f.write((_sha256(path) + "\n").encode()))
+    atomic_write(sums, lambda f: f.write((digest(path) + "\n").encode()))
     return model
 
 

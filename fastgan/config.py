@@ -27,6 +27,9 @@ class ModelConfig:
     d_maxout: int = opt(0, "maxout pieces per hidden unit of D (0: LeakyReLU units, as G's)")
 
 
+LR_D, LR_G = 2e-4, 4e-4      # the default learning rates (bench/results/quality.md)
+
+
 @dataclass
 class TrainConfig:
     device: str = opt("auto", "cpu, cuda, cuda:N, or auto (cuda when available)")
@@ -41,9 +44,11 @@ class TrainConfig:
     g_loss: str = opt("ns", "generator loss: ns = maximize log D(G(z)), "
                       "minimax = minimize log(1 - D(G(z)))", choices=("ns", "minimax"))
     real_label: float = opt(1.0, "target for real images in the D loss (< 1: one-sided smoothing)")
-    lr: float = opt(2e-4, "Adam learning rate (both networks unless --lr-d / --lr-g say)")
-    lr_d: float | None = opt(None, "discriminator learning rate (default: --lr)")
-    lr_g: float | None = opt(None, "generator learning rate (default: --lr)")
+    lr: float | None = opt(None, "Adam learning rate of both networks (replaces the defaults "
+                           f"of --lr-d and --lr-g, {LR_D:g} and {LR_G:g})")
+    lr_d: float | None = opt(None, f"discriminator learning rate (default: --lr, else {LR_D:g})")
+    lr_g: float | None = opt(None, f"generator learning rate (default: --lr, else {LR_G:g}: G "
+                             "learns twice as fast as D)")
     lr_schedule: str = opt("constant", "learning rates over the run: constant, or linear "
                            "decay to 0 at the last step", choices=("constant", "linear"))
     beta1: float = opt(0.5, "Adam beta1")
@@ -76,6 +81,16 @@ class TrainConfig:
     tensorboard: bool = opt(True, "write TensorBoard logs when tensorboard is installed")
     model: ModelConfig = field(default_factory=ModelConfig)
 
+    @property
+    def d_lr(self) -> float:
+        """D's learning rate: --lr-d, else --lr, else LR_D."""
+        return self.lr_d if self.lr_d is not None else self.lr if self.lr is not None else LR_D
+
+    @property
+    def g_lr(self) -> float:
+        """G's learning rate: --lr-g, else --lr, else LR_G."""
+        return self.lr_g if self.lr_g is not None else self.lr if self.lr is not None else LR_G
+
 
 def _parse_tuple(text):
     try:
@@ -101,7 +116,9 @@ def add_flags(parser, cls) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         extra = {k: v for k, v in f.metadata.items() if k != "help"}
-        help_ = f"{f.metadata.get('help', '')} (default: {default})"
+        help_ = f.metadata.get("help", "")
+        if "default" not in help_:
+            help_ += f" (default: {default})"
         if isinstance(default, bool) or f.type == (bool | None):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_)
         elif isinstance(default, tuple):
@@ -143,7 +160,7 @@ def validate(cfg: TrainConfig) -> None:
     checks = [(cfg.batch_size >= 1, "--batch-size must be >= 1"), (cfg.k >= 1, "--k must be >= 1"),
               (cfg.epochs >= 1, "--epochs must be >= 1"),
               (cfg.steps is None or cfg.steps >= 1, "--steps must be >= 1"),
-              (cfg.lr > 0, "--lr must be > 0"),
+              (cfg.lr is None or cfg.lr > 0, "--lr must be > 0"),
               (cfg.lr_d is None or cfg.lr_d > 0, "--lr-d must be > 0"),
               (cfg.lr_g is None or cfg.lr_g > 0, "--lr-g must be > 0"),
               (0 <= cfg.ema_decay < 1, "--ema-decay must be in [0, 1) (0 turns it off)"),

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from fastgan.cli import UserError
+from fastgan.files import digest
 
 FILES = {  # name -> (md5, IDX magic, shape)
     "train-images-idx3-ubyte.gz": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", 2051, (60000, 28, 28)),
@@ -110,19 +111,11 @@ def _fetch(url: str, dest: Path, md5: str) -> None:
                     os.unlink(f.name)
 
 
-def md5sum(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_idx(path: Path, magic: int, shape: tuple, md5: str | None = None) -> np.ndarray:
     """One IDX .gz file as a uint8 array, after checking its MD5, magic number and shape."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    if md5 is not None and md5sum(path) != md5:
+    if md5 is not None and digest(path, "md5") != md5:
         fix = ("delete it and run again to download it afresh"
                if path.parent.resolve() == cache_dir().resolve() else
                "replace it with the original file (or point --data-dir elsewhere)")

@@ -15,10 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fastgan.cli import Parser, UserError, run
-from fastgan.device import resolve_device
-from fastgan.evaluator import N_SAMPLES, Evaluator
-from fastgan.images import grid, to_uint8, write_png
-from fastgan.sampling import load_generator, sample
+from fastgan.scores import N_SAMPLES
 
 def table(rows: dict) -> str:
     head = "| set | classifier FID | IS | modes | confident | Parzen LL (sigma) |"
@@ -30,22 +27,6 @@ def table(rows: dict) -> str:
         lines.append(f"| {name} | {fid} | {r['is']:.3f} | {r['modes']} | "
                      f"{r['confident']:.3f} | {pz} |")
     return "\n".join(lines)
-
-
-def figure(samples: np.ndarray, histogram, test: np.ndarray, test_y) -> np.ndarray:
-    """uint8 [H, W]: a 10 x 10 grid of samples, then one bar per class with a real digit below."""
-    left = grid(samples[:100], nrow=10)
-    h = left.shape[0]
-    right = np.full((h, 10 * 30 + 2), 255, dtype=np.uint8)
-    hist = np.asarray(histogram, dtype=float)
-    top = max(hist.max(), 1.0)
-    digits = to_uint8(np.stack([test[int(np.argmax(np.asarray(test_y) == c))] for c in range(10)]))
-    for c in range(10):
-        x0 = 2 + 30 * c
-        bar = int((h - 40) * hist[c] / top)
-        right[h - 32 - bar:h - 32, x0 + 4:x0 + 24] = 60
-        right[h - 30:h - 2, x0:x0 + 28] = 255 - digits[c]
-    return np.concatenate([left, np.full((h, 6), 255, dtype=np.uint8), right], axis=1)
 
 
 def load_samples(path) -> np.ndarray:
@@ -85,6 +66,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.n < 2:
         raise UserError("--n must be >= 2")
+    from fastgan.device import resolve_device          # torch loads after the flags are checked
+    from fastgan.evaluator import Evaluator
+    from fastgan.plots import eval_figure
+    from fastgan.sampling import load_generator, sample
     device = resolve_device(args.device)
     if args.checkpoint:
         samples = sample(load_generator(args.checkpoint, device, args.raw_g), args.n, args.seed)
@@ -111,7 +96,7 @@ def main(argv=None) -> int:
     (out / "eval.md").write_text(md + "\n")
     (out / "eval.json").write_text(json.dumps({"rows": rows, "seconds": seconds,
                                                "n": len(samples)}, indent=2) + "\n")
-    write_png(out / "eval.png", figure(samples, row["histogram"], ev.test, ev.test_y))
+    eval_figure(out / "eval.png", samples, row["histogram"], ev.test, ev.test_y)
     print(f"wrote {out / 'eval.md'}, eval.json, eval.png")
     return 0
 

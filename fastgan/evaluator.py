@@ -10,9 +10,7 @@ from fastgan import data
 from fastgan.classifier import load_or_train, predict
 from fastgan.parzen import parzen
 from fastgan.sampling import sample
-from fastgan.scores import all_scores
-
-N_SAMPLES = 10000
+from fastgan.scores import N_SAMPLES, all_scores
 
 
 class Evaluator:

@@ -1,4 +1,6 @@
-"""Atomic file writes: a temporary file in the same folder, then a rename over the target."""
+"""Atomic file writes (a temporary file in the same folder, then a rename over the target) and
+file digests."""
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -26,3 +28,12 @@ def atomic_write(path, write) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def digest(path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's bytes (read in 1 MB chunks)."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

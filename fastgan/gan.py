@@ -42,8 +42,8 @@ class GAN:
         torch.manual_seed(cfg.seed)             # parameter init (and then D's dropout masks)
         self.G = Generator(cfg.model).to(device)
         self.D = Discriminator(cfg.model).to(device)
-        self.opt_g = _adam(self.G.parameters(), cfg.lr_g or cfg.lr, cfg)
-        self.opt_d = _adam(self.D.parameters(), cfg.lr_d or cfg.lr, cfg)
+        self.opt_g = _adam(self.G.parameters(), cfg.g_lr, cfg)
+        self.opt_d = _adam(self.D.parameters(), cfg.d_lr, cfg)
         self.G_ema = None
         if cfg.ema_decay > 0:
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False).eval()
@@ -149,8 +149,7 @@ class GAN:
 
     def set_lr_scale(self, scale: float) -> None:
         """Both learning rates at scale x their configured values (host floats: no sync)."""
-        for opt, lr in ((self.opt_d, self.cfg.lr_d or self.cfg.lr),
-                        (self.opt_g, self.cfg.lr_g or self.cfg.lr)):
+        for opt, lr in ((self.opt_d, self.cfg.d_lr), (self.opt_g, self.cfg.g_lr)):
             for group in opt.param_groups:
                 group["lr"] = lr * scale
 

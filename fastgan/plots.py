@@ -1,7 +1,8 @@
 """Figures, drawn with matplotlib (Agg, no display needed) and written atomically as PNG.
 
 `curves`: a run's training curves, one panel per group of series, with axes, labels, a legend
-and named reference lines. `figure1`: the 1-D picture of the paper's Figure 1.
+and named reference lines. `figure1`: the 1-D picture of the paper's Figure 1. `eval_figure`:
+samples beside their class histogram.
 """
 import io
 
@@ -63,5 +64,34 @@ def figure1(snaps: dict, path):
         ax.set_xlabel("x (lines: z below mapped to G(z))")
     np.atleast_1d(axes)[0].set_ylabel("D(x); densities scaled to their peak")
     np.atleast_1d(axes)[0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def eval_figure(path, samples, histogram, test, test_y):
+    """A 10 x 10 grid of samples beside the histogram of their classes (as the classifier reads
+    them), each bar labelled by a real test digit of its class."""
+    from fastgan.images import grid
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6),
+                                      gridspec_kw={"width_ratios": [1, 1.25]})
+    left.imshow(grid(samples[:100], nrow=10), cmap="gray", vmin=0, vmax=255)
+    left.set_title(f"{min(len(samples), 100)} samples")
+    left.axis("off")
+    hist = np.asarray(histogram, dtype=float)
+    share = 100 * hist / max(hist.sum(), 1)
+    right.bar(range(10), share, color="C0")
+    right.axhline(10, color="grey", ls=":", lw=1, label="10% (uniform)")
+    right.set_xticks(range(10))
+    right.set_xlabel("class (a real test digit of each below)")
+    right.set_ylabel("share of samples, %")
+    right.set_title("classes of the samples")
+    right.legend(fontsize=8)
+    test_y = np.asarray(test_y)
+    for c in range(10):
+        digit = (np.asarray(test[int(np.argmax(test_y == c))]).reshape(28, 28) + 1) / 2
+        right.imshow(digit, cmap="gray_r", extent=(c - 0.4, c + 0.4, -share.max() * 0.16,
+                                                    -share.max() * 0.02), aspect="auto")
+    right.set_ylim(-share.max() * 0.18, share.max() * 1.1)
+    right.set_xlim(-0.6, 9.6)
     fig.tight_layout()
     return _save(fig, path)

@@ -9,12 +9,7 @@
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from fastgan.cli import Parser, UserError, run
-from fastgan.device import resolve_device
-from fastgan.images import grid, write_png
-from fastgan.sampling import load_generator, sample
 
 
 def main(argv=None) -> int:
@@ -32,6 +27,10 @@ def main(argv=None) -> int:
         raise UserError(f"--out {out}: must end in .npy or .png")
     if args.n < 1:
         raise UserError("--n must be >= 1")
+    import numpy as np                                 # torch loads after the flags are checked
+    from fastgan.device import resolve_device
+    from fastgan.images import grid, write_png
+    from fastgan.sampling import load_generator, sample
     G = load_generator(args.checkpoint, resolve_device(args.device), raw=args.raw_g)
     x = sample(G, args.n, args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)

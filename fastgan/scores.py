@@ -8,6 +8,8 @@ Confident: the share of samples whose top class probability exceeds 0.9.
 """
 import numpy as np
 
+N_SAMPLES = 10000      # samples scored per evaluation (the test set's size)
+
 
 def _sqrt_psd(m: np.ndarray) -> np.ndarray:
     w, v = np.linalg.eigh((m + m.T) / 2)

@@ -10,6 +10,7 @@ import torch
 from fastgan import checkpoint
 from fastgan.cli import UserError, run
 from fastgan.config import ModelConfig, TrainConfig
+from fastgan.files import digest
 from fastgan.gan import GAN
 from fastgan.train import main
 
@@ -72,7 +73,7 @@ def test_a_pickle_with_code_is_refused_without_torch_hint(tmp_path):
     bad = tmp_path / "checkpoints" / "step_00000001.pt"
     bad.parent.mkdir()
     bad.write_bytes(pickle.dumps({"step": 1, "config": {}, "G": Evil()}))
-    (bad.parent / (bad.name + ".sha256")).write_text(checkpoint.sha256(bad) + "\n")
+    (bad.parent / (bad.name + ".sha256")).write_text(digest(bad) + "\n")
     with pytest.raises(checkpoint.CheckpointError) as e:
         checkpoint.load(bad)
     assert "weights_only=False" not in str(e.value) and "could not be read" in str(e.value)

@@ -127,12 +127,13 @@ def test_target_fid_stops_training(tmp_path, mnist_dir, evaluator):
 def test_shipped_classifier_loads_without_training(tmp_path, mnist_dir, monkeypatch):
     from fastgan import classifier
     from fastgan.evaluator import Evaluator
+    from fastgan.files import digest
     monkeypatch.setenv("FASTGAN_CACHE", str(tmp_path / "empty-cache"))
 
     def no_training(*a, **k):
         raise AssertionError("the shipped classifier should have been used")
     monkeypatch.setattr(classifier, "train_classifier", no_training)
-    assert classifier._sha256(classifier.SHIPPED) == classifier.SHIPPED_SHA256
+    assert digest(classifier.SHIPPED) == classifier.SHIPPED_SHA256
     ev = Evaluator(str(mnist_dir), "cpu")
     assert classifier.accuracy(ev.model, ev.test, ev.test_y) == pytest.approx(0.992, abs=5e-4)
     real = ev.scores(ev.train[:10000])                # the README's reference row

@@ -40,3 +40,19 @@ def test_gan_steps_triton_match_reference():
         for (name, a), b in zip(getattr(tri, net).named_parameters(),
                                 getattr(ref, net).parameters()):
             assert_rel(f"{net}.{name} after 3 steps", a, b, 1e-5)
+
+
+@pytest.mark.skipif(not INTERPRET, reason="counts launches in the Triton interpreter")
+@pytest.mark.parametrize("share, fwd", [(False, 14), (True, 10)], ids=["two-G-forwards", "shared"])
+def test_launches_per_step(share, fwd):
+    """The README's launch count: per D step + G step, 7 fwd of each G forward and D forward
+    (4 + 3), dX where the input needs a gradient (D step: D's 2 upper layers; G step: D's 3 and
+    G's 3 upper), dW of every layer updated (3 + 4), one BCE launch per step."""
+    import sys
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / "bench"))
+    import launch_count
+    narrow = ModelConfig(latent_dim=16, g_hidden=(16, 16, 32), d_hidden=(32, 16))  # same depth
+    c = launch_count.count(share, narrow, batch=16)
+    assert c["triton_launches"] == {"_fwd": fwd, "_dx": 8, "_dw": 7, "_bce_kernel": 2}
+    assert c["torch_ops"]["aten::_fused_adam_"] == 2 and c["torch_ops"]["aten::_foreach_lerp_"] == 1

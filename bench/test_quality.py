@@ -1,0 +1,29 @@
+"""bench/quality.py's report from recorded runs (no training here)."""
+import quality
+
+
+def _seed(fids, steps_per_s=50.0):
+    curve = [{"step": 100 * (i + 1), "fid": f, "raw_fid": f + 5} for i, f in enumerate(fids)]
+    return {"steps": 100 * len(fids), "train_minutes": 1.0, "steps_per_s": steps_per_s,
+            "curve": curve, "final": {"fid": fids[-1], "is": 9.0, "modes": 10, "confident": 0.9,
+                                      "histogram": [10] * 10},
+            "parzen": {"mean": 230.0, "stderr": 2.0},
+            "to": {str(t): quality._first_at_or_below(curve, "fid", t, steps_per_s)
+                   for t in quality.TARGETS}}
+
+
+def test_steps_to_target_and_table():
+    s0, s1 = _seed([80, 40, 25, 14]), _seed([70, 29, 20, 16])
+    assert s0["to"]["30.0"]["step"] == 300 and s0["to"]["15.0"]["step"] == 400
+    assert s1["to"]["30.0"]["step"] == 200 and s1["to"]["15.0"] is None
+    md = quality.table([{"name": "r", "seeds": {"0": s0, "1": s1}, "alone_steps_per_s": 40.0}])
+    row = md.splitlines()[2].split("|")
+    assert row[1].strip() == "r" and row[2].strip() == "2"
+    assert row[3].strip() == "15.00 ± 1.41"                     # FID mean ± sd over seeds
+    assert row[9].strip() == "250 ± 71" and row[10].strip() == "1/2 seeds"
+    assert row[11].strip() == "0.2 ± 0.0"                        # 400 steps / 40 per s / 60
+
+
+def test_failed_seed_is_reported():
+    md = quality.table([{"name": "x", "seeds": {"0": {"failed": "stopped at step 9: saturated"}}}])
+    assert "stopped at step 9" in md
