@@ -48,6 +48,8 @@ class GAN:
         if cfg.ema_decay > 0:
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False).eval()
         self.ema_steps = 0
+        self._ema_pairs = ((list(self.G_ema.parameters()), list(self.G.parameters()))
+                           if self.G_ema is not None else None)       # built once, not per step
         self.noise = torch.Generator(device=device)
         self.noise.manual_seed(cfg.seed + 1)
         self.shared = cfg.share_g_forward
@@ -159,7 +161,7 @@ class GAN:
             return
         t = self.ema_steps
         decay = min(self.cfg.ema_decay, (1 + t) / (10 + t))
-        torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1 - decay)
+        torch._foreach_lerp_(*self._ema_pairs, 1 - decay)
         self.ema_steps += 1
 
     # -- state, for checkpoints --
