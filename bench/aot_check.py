@@ -31,17 +31,19 @@ DTYPES = {"float32": ("fp32", 4), "bfloat16": ("bf16", 2)}
 
 
 def variants(target: int, subset: bool = False) -> list[dict]:
-    """Every (kernel, tile, act, bias, precision, dtype) the autotuner can pick on target."""
-    from fastgan.kernels.linear_act import BWD_TILES, FWD_TILES, smem_bytes
+    """Every (kernel, tile, act, bias, precision, dtype) the autotuner can pick on target: each
+    kind's declared tiles (all of them, whatever FASTGAN_AUTOTUNE says) that fit its block."""
+    from fastgan.kernels.linear_act import TILES, smem_bytes
     out = []
-    for kernel, tiles in (("fwd", FWD_TILES), ("dx", BWD_TILES), ("dw", BWD_TILES)):
+    for kernel, kinds in TILES.items():
         for dtype, (_, size) in DTYPES.items():
-            fit = [t for t in tiles if smem_bytes(kernel, t, size) <= SMEM_LIMIT[target]]
-            if subset:
-                fit = fit[-1:]                          # the largest tile that can be picked
-            for tile in fit:
-                for act in ACTS:
-                    for prec in (("ieee", "tf32") if dtype == "float32" else ("ieee",)):
+            for prec in (("ieee", "tf32") if dtype == "float32" else ("ieee",)):
+                kind = "bf16" if dtype == "bfloat16" else prec
+                fit = [t for t in kinds[kind] if smem_bytes(kernel, t, size) <= SMEM_LIMIT[target]]
+                if subset:
+                    fit = fit[-1:]                      # the largest tile that can be picked
+                for tile in fit:
+                    for act in ACTS:
                         for bias in ((True, False) if kernel != "dx" else (False,)):
                             if subset and not bias and kernel != "dx":
                                 continue
@@ -101,7 +103,6 @@ def _signature(v: dict):
 
 def compile_one(v: dict) -> dict:
     """Compiles one variant; returns v with shared, registers, spill, mma, seconds or error."""
-    os.environ["TRITON_DUMP_PTXAS_LOG"] = "1"
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -111,7 +112,8 @@ def compile_one(v: dict) -> dict:
     t0 = time.perf_counter()
     log = io.StringIO()
     try:
-        with _capture_fd2(log):
+        with _capture_output(log), _env(TRITON_DUMP_PTXAS_LOG="1",   # ptxas: registers, spills
+                                     TRITON_ALWAYS_COMPILE="1"):  # a cache hit runs no ptxas
             k = triton.compile(ASTSource(fn, sig, const, _attrs(fn, sig, _values(v))),
                                target=GPUTarget("cuda", v["target"], 32),
                                options={"num_warps": warps, "num_stages": stages})
@@ -128,17 +130,36 @@ def compile_one(v: dict) -> dict:
 
 
 @contextlib.contextmanager
-def _capture_fd2(sink: io.StringIO):
-    """Triton prints ptxas's log (to stdout or stderr, by version): collect both, fd level."""
+def _env(**values):
+    """Sets environment variables for the block, then restores them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _capture_output(sink: io.StringIO):
+    """Collects what the compile prints: Triton 3.9 prints ptxas's log with print() (to
+    sys.stdout, which pytest replaces), other versions and ptxas itself write to the file
+    descriptors; both levels go into sink."""
     import tempfile
     sys.stdout.flush()
     sys.stderr.flush()
     saved = {fd: os.dup(fd) for fd in (1, 2)}
+    text = io.StringIO()
     with tempfile.TemporaryFile(mode="w+b") as tmp:
         for fd in saved:
             os.dup2(tmp.fileno(), fd)
         try:
-            yield
+            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+                yield
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -147,6 +168,7 @@ def _capture_fd2(sink: io.StringIO):
                 os.close(old)
             tmp.seek(0)
             sink.write(tmp.read().decode(errors="replace"))
+            sink.write(text.getvalue())
 
 
 def run(variants_: list[dict], jobs: int = 1) -> list[dict]:
@@ -166,6 +188,8 @@ def check(rows: list[dict]) -> list[str]:
             bad.append(f"{name}: compile error {r['error']}")
         elif r["shared"] > SMEM_LIMIT[r["target"]]:
             bad.append(f"{name}: {r['shared']} B shared > {SMEM_LIMIT[r['target']]}")
+        elif r["registers"] is None:
+            bad.append(f"{name}: no ptxas log (registers and spills unknown)")
         elif r["spill"]:
             bad.append(f"{name}: spills {r['spill']} B")
     return bad

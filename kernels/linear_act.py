@@ -32,20 +32,45 @@ DTYPES = (torch.float32, torch.bfloat16)
 
 
 # ---- autotune configs: the one place they are declared --------------------------------------
-# (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages): small tiles for batch-64 layers (more CTAs on
-# the SMs), large ones for big batches. By `smem_bytes`, an upper bound of what the compiler
-# allocates, every tile fits an sm_90 block (227 KB) in float32, and `_prune` drops, before any
-# compile, those that would not fit the GPU at hand (an sm_80 block has 163 KB), so no autotune
-# run compiles a config that cannot load. bench/aot_check.py compiles them all ahead of time.
-# The key: the power-of-two bucket of the batch, the layer's N and K, and what changes the
-# kernel (activation, bias, precision; Triton adds the tensors' dtypes).
-FWD_TILES = [(16, 64, 64, 4, 4), (32, 64, 64, 4, 4), (64, 64, 64, 4, 3), (64, 128, 64, 4, 3),
-             (128, 128, 32, 8, 3), (128, 64, 64, 4, 4)]
-BWD_TILES = [(16, 64, 64, 4, 4), (32, 64, 64, 4, 4), (64, 64, 64, 4, 3), (64, 128, 32, 4, 2),
-             (128, 64, 32, 4, 2), (64, 64, 32, 4, 4)]
+# (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages) per kernel and kind of dot product:
+#   "tf32": float32 on tensor cores;  "ieee": float32 by FMA (exact products);  "bf16": bfloat16.
+# Small tiles for batch-64 layers (more CTAs on the SMs), large ones for big batches. Every tile
+# here compiles for sm_90 and sm_80 with no register spill in any activation / bias variant (the
+# FMA path, whose operands live in registers, gets smaller tiles), and fits the block by
+# `smem_bytes`, an upper bound of what the compiler allocates; `_prune` keeps, before any compile,
+# the tiles of the launch's kind that fit the GPU at hand (an sm_80 block has 163 KB, sm_90
+# 227 KB), so no autotune run compiles a config that cannot load. bench/aot_check.py compiles
+# them all ahead of time. The key: the power-of-two bucket of the batch, the layer's N and K, and
+# what changes the kernel (activation, bias, precision; Triton adds the tensors' dtypes).
+TILES = {
+    "fwd": {
+        "tf32": [(32, 64, 64, 4, 4), (64, 64, 32, 4, 4), (64, 128, 64, 4, 3), (128, 64, 32, 8, 3),
+                 (128, 128, 32, 8, 3), (128, 64, 64, 4, 4)],
+        "ieee": [(16, 64, 32, 4, 3), (32, 64, 32, 4, 3), (64, 32, 32, 4, 3), (64, 128, 32, 8, 3),
+                 (128, 64, 32, 8, 3), (128, 128, 32, 8, 2)],
+        "bf16": [(16, 64, 64, 4, 4), (64, 64, 32, 4, 4), (64, 64, 64, 4, 3), (64, 128, 64, 4, 3),
+                 (128, 64, 32, 8, 3), (128, 128, 32, 8, 3)],
+    },
+    "dx": {
+        "tf32": [(16, 64, 64, 4, 4), (32, 64, 64, 4, 4), (64, 64, 32, 4, 4), (64, 64, 64, 4, 3),
+                 (128, 64, 32, 8, 3)],
+        "ieee": [(16, 64, 32, 4, 3), (16, 32, 64, 4, 4), (32, 64, 16, 4, 4), (32, 64, 32, 4, 3),
+                 (32, 32, 64, 4, 3)],
+        "bf16": [(16, 64, 64, 4, 4), (64, 64, 32, 4, 4), (64, 64, 64, 4, 3), (64, 128, 32, 4, 3),
+                 (128, 64, 32, 8, 3), (128, 64, 64, 4, 4)],
+    },
+    "dw": {
+        "tf32": [(16, 64, 64, 4, 4), (32, 64, 64, 4, 4), (64, 64, 32, 4, 4), (64, 64, 64, 4, 3),
+                 (64, 128, 32, 4, 3)],
+        "ieee": [(16, 64, 32, 4, 3), (16, 32, 64, 4, 4), (32, 64, 16, 4, 4), (32, 32, 64, 4, 3),
+                 (64, 32, 32, 4, 3), (64, 64, 16, 4, 4)],
+        "bf16": [(16, 64, 64, 4, 4), (32, 64, 64, 4, 4), (64, 64, 32, 4, 4), (64, 128, 32, 4, 3),
+                 (128, 64, 32, 4, 3), (128, 128, 32, 8, 3)],
+    },
+}
 _KEY = ["M_BUCKET", "N", "K", "ACT", "PRECISION"]
-# FASTGAN_AUTOTUNE=0 (the test suites set it): the first tile only, no tuning, so a first run of
-# the CUDA tests compiles each kernel variant once instead of once per tile.
+# FASTGAN_AUTOTUNE=0 (the test suites set it): the first tile of each kind only, no tuning, so a
+# first run of the CUDA tests compiles each kernel variant once instead of once per tile.
 TUNE = os.environ.get("FASTGAN_AUTOTUNE", "1") != "0"
 
 
@@ -58,26 +83,48 @@ def smem_bytes(kernel: str, tile, itemsize: int = 4) -> int:
     return stages * per_stage * itemsize
 
 
-def _configs(tiles):
+def kind(dtype: torch.dtype, precision: str) -> str:
+    """The tile list a launch uses: bf16 inputs, else the float32 dot's precision."""
+    return "bf16" if dtype == torch.bfloat16 else precision
+
+
+def tiles_for(kernel: str, kind_: str, smem_limit: int) -> list[tuple]:
+    """The tiles the autotuner may try for one launch: its kind's list (the first tile only
+    when FASTGAN_AUTOTUNE=0), less those over the block's shared memory (if none is left, the
+    first)."""
+    tiles = TILES[kernel][kind_] if TUNE else TILES[kernel][kind_][:1]
+    size = 2 if kind_ == "bf16" else 4
+    return [t for t in tiles if smem_bytes(kernel, t, size) <= smem_limit] or tiles[:1]
+
+
+def _tile(c) -> tuple:
+    return (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.kwargs["BLOCK_K"], c.num_warps,
+            c.num_stages)
+
+
+def _configs(kernel: str):
     if INTERPRET:  # the interpreter runs one config; tl.dot needs every block dim >= 16
         return [triton.Config({"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 64}, num_warps=4)]
-    tiles = tiles if TUNE else tiles[:1]
+    tiles = dict.fromkeys(t for per_kind in TILES[kernel].values()   # every kind's, in order
+                          for t in (per_kind if TUNE else per_kind[:1]))
     return [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k}, num_warps=w, num_stages=s)
             for m, n, k, w, s in tiles]
 
 
+def _smem_limit() -> int:
+    """Shared memory per block of the current GPU, in bytes."""
+    device = torch.cuda.current_device()
+    return triton.runtime.driver.active.utils.get_device_properties(device)["max_shared_mem"]
+
+
 def _prune(kernel: str):
-    """prune_configs_by hook: keeps the configs whose shared memory fits this GPU's block."""
+    """prune_configs_by hook: keeps the configs of the launch's kind that fit this GPU's block."""
     def prune(configs, named_args, **kwargs):
-        if INTERPRET or len(configs) == 1:
+        if INTERPRET:
             return configs
-        device = torch.cuda.current_device()
-        limit = triton.runtime.driver.active.utils.get_device_properties(device)["max_shared_mem"]
-        itemsize = named_args["y_ptr"].element_size()
-        fit = [c for c in configs if smem_bytes(kernel, (
-            c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.kwargs["BLOCK_K"], c.num_warps,
-            c.num_stages), itemsize) <= limit]
-        return fit or configs[:1]
+        keep = set(tiles_for(kernel, kind(named_args["y_ptr"].dtype, kwargs["PRECISION"]),
+                             _smem_limit()))
+        return [c for c in configs if _tile(c) in keep]
     return {"prune_configs_by": {"early_config_prune": prune}}
 
 
@@ -132,7 +179,7 @@ def _tile_ids(pid, num_a, num_b, GROUP: tl.constexpr):
     return first + (pid % per_group) % size, (pid % per_group) // size
 
 
-@triton.autotune(configs=_configs(FWD_TILES), key=_KEY + ["HAS_BIAS"], **_prune("fwd"))
+@triton.autotune(configs=_configs("fwd"), key=_KEY + ["HAS_BIAS"], **_prune("fwd"))
 @triton.jit
 def _fwd(x_ptr, w_ptr, b_ptr, y_ptr, M, N, K, M_BUCKET,
          sxm, sxk, swn, swk, sym, syn, slope,
@@ -157,7 +204,7 @@ def _fwd(x_ptr, w_ptr, b_ptr, y_ptr, M, N, K, M_BUCKET,
              mask=(rm[:, None] < M) & (rn[None, :] < N))
 
 
-@triton.autotune(configs=_configs(BWD_TILES), key=_KEY, **_prune("dx"))
+@triton.autotune(configs=_configs("dx"), key=_KEY, **_prune("dx"))
 @triton.jit
 def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K, M_BUCKET,
         sdm, sdn, sym, syn, swn, swk, sxm, sxk, slope,
@@ -182,7 +229,7 @@ def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K, M_BUCKET,
              mask=(rm[:, None] < M) & (rk[None, :] < K))
 
 
-@triton.autotune(configs=_configs(BWD_TILES), key=_KEY + ["HAS_BIAS"], **_prune("dw"))
+@triton.autotune(configs=_configs("dw"), key=_KEY + ["HAS_BIAS"], **_prune("dw"))
 @triton.jit
 def _dw(dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr, M, N, K, M_BUCKET,
         sdm, sdn, sym, syn, sxm, sxk, swn, swk, slope,

@@ -15,11 +15,52 @@ import aot_check  # noqa: E402
 pytestmark = pytest.mark.skipif(INTERPRET, reason="ahead-of-time compiles the CUDA code path")
 
 
-def test_declared_tiles_fit_and_are_pruned_by_target():
-    from fastgan.kernels.linear_act import BWD_TILES, FWD_TILES, smem_bytes
-    assert all(smem_bytes("fwd", t) <= aot_check.SMEM_LIMIT[90] for t in FWD_TILES)
-    assert all(smem_bytes(k, t) <= aot_check.SMEM_LIMIT[90] for k in ("dx", "dw") for t in BWD_TILES)
+def test_declared_tiles_fit_sm90_and_are_pruned_by_target():
+    from fastgan.kernels.linear_act import TILES, smem_bytes
+    for kernel, kinds in TILES.items():
+        for kind, tiles in kinds.items():
+            size = 2 if kind == "bf16" else 4
+            over = [t for t in tiles if smem_bytes(kernel, t, size) > aot_check.SMEM_LIMIT[90]]
+            assert not over, f"{kernel} {kind}: {over} over sm_90's shared memory"
     assert len(aot_check.variants(80)) <= len(aot_check.variants(90))
+
+
+@pytest.mark.parametrize("tune", [True, False], ids=["tune", "first-tile"])
+@pytest.mark.parametrize("kernel", ["fwd", "dx", "dw"])
+def test_prune_keeps_the_launch_kinds_tiles_that_fit(monkeypatch, kernel, tune):
+    """The prune hook's choice (tiles_for): the launch's own kind (bf16 whatever the precision,
+    else ieee or tf32), only tiles that fit the block, the first alone when not tuning."""
+    import torch
+    from fastgan.kernels import linear_act as la
+    monkeypatch.setattr(la, "TUNE", tune)
+    assert la.kind(torch.bfloat16, "tf32") == la.kind(torch.bfloat16, "ieee") == "bf16"
+    assert la.kind(torch.float32, "tf32") == "tf32" and la.kind(torch.float32, "ieee") == "ieee"
+    for kind in ("tf32", "ieee", "bf16"):
+        size = 2 if kind == "bf16" else 4
+        for limit in (aot_check.SMEM_LIMIT[90], aot_check.SMEM_LIMIT[80], 48 * 1024):
+            got = la.tiles_for(kernel, kind, limit)
+            fits = [t for t in la.TILES[kernel][kind] if la.smem_bytes(kernel, t, size) <= limit]
+            want = (fits if tune else fits[:1]) or la.TILES[kernel][kind][:1]
+            assert got == want, f"{kernel} {kind} limit {limit}: {got} != {want}"
+
+
+@pytest.mark.parametrize("kernel", ["fwd", "dx", "dw"])
+def test_prune_hook_picks_by_dtype_and_precision(monkeypatch, kernel):
+    """The hook the autotuner calls, on the configs it declares, with the GPU's limit mocked."""
+    import torch
+    from fastgan.kernels import linear_act as la
+    monkeypatch.setattr(la, "TUNE", True)
+    configs = la._configs(kernel)
+    hook = la._prune(kernel)["prune_configs_by"]["early_config_prune"]
+    for limit in (aot_check.SMEM_LIMIT[90], aot_check.SMEM_LIMIT[80]):
+        monkeypatch.setattr(la, "_smem_limit", lambda: limit)
+        for dtype, precision, kind in ((torch.float32, "tf32", "tf32"),
+                                       (torch.float32, "ieee", "ieee"),
+                                       (torch.bfloat16, "ieee", "bf16")):
+            named = {"y_ptr": torch.empty(1, dtype=dtype)}
+            got = [la._tile(c) for c in hook(configs, named, PRECISION=precision)]
+            want = la.tiles_for(kernel, kind, limit)
+            assert sorted(got) == sorted(want), f"{kernel} {kind} limit {limit}: {got} != {want}"
 
 
 def test_subset_compiles_for_sm90_without_spills():
