@@ -1,6 +1,8 @@
 """Sample-quality runs: train a recipe on several seeds, score it, and report (CPU or GPU).
 
-    python bench/quality.py run NAME [--seeds 0 1 2] [--device cpu] -- [fastgan.train flags]
+    python bench/quality.py run NAME [--seeds 0 1 2] [--device cpu] [--extend BASE] -- [flags]
+    python bench/quality.py rate NAME [NAME ...] [--repeat 3]
+    python bench/quality.py shares NAME [NAME ...] [--n 50000]
     python bench/quality.py report [--plot NAME ...] [--grid NAME] [--readme README.md]
 
 `run` trains `python -m fastgan.train --eval-every 1 FLAGS` once per seed into
@@ -8,6 +10,10 @@ runs/quality/NAME/seed<S> (classifier FID, IS and modes of 10k samples after eve
 averaged G and, when an average is kept, for the trained G too), then scores the last
 checkpoint with the paper's Parzen window (`fastgan.eval --parzen`, and `--raw-g`), and writes
 bench/results/quality/NAME.json. Train alone: a second job on a 2-core machine halves both.
+`--extend BASE` continues recipe BASE's runs instead of starting over: each seed's folder is
+copied and trained on with `fastgan.train --resume` and FLAGS (e.g. `--epochs 40`); a CPU resume
+is bit-exact (tests/test_checkpoint.py), so the result is the longer run's, for the extra steps
+only. Its training time is the base's plus the extension's.
 
 `report` turns every JSON there into bench/results/quality.md: per recipe the mean +- standard
 deviation over seeds of FID, IS and Parzen (with the mean standard error of the estimate), the
@@ -46,6 +52,11 @@ def _first_at_or_below(curve, key: str, target: float, steps_s: float):
 def collect(run_dir: Path, parzen: dict, raw_parzen: dict | None) -> dict:
     """One seed's record from its run folder and Parzen results."""
     summary = json.loads((run_dir / "summary.json").read_text())
+    base = run_dir / "base_summary.json"             # written by --extend: the first leg
+    if base.exists():
+        first = json.loads(base.read_text())
+        summary["train_s"] += first["train_s"]
+        summary["steps_per_s"] = summary["steps"] / summary["train_s"]
     evals = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()
              if '"fid"' in l]
     curve = [{"step": r["step"], "fid": r["fid"], "raw_fid": r.get("raw_fid")} for r in evals]
@@ -72,11 +83,23 @@ def parzen_of(run_dir: Path, device: str, raw: bool) -> dict:
     return json.loads((out / "eval.json").read_text())["rows"]["samples"]["parzen"]
 
 
+def _extend(run_dir: Path, base: str, seed: int, device: str) -> list[str]:
+    """Copies recipe base's finished run of seed into run_dir; returns the flags resuming it."""
+    src = ROOT / "runs" / "quality" / base / f"seed{seed}"
+    if not (src / "summary.json").exists():
+        sys.exit(f"--extend {base}: no finished run of seed {seed} in {src}")
+    shutil.copytree(src, run_dir, ignore=shutil.ignore_patterns("eval", "eval_raw", "rate"))
+    (run_dir / "summary.json").rename(run_dir / "base_summary.json")
+    return ["--resume", str(run_dir)]
+
+
 def _save_seed(path: Path, args, seed: int, rec: dict) -> dict:
     """Merges one seed's record into the recipe's JSON, re-read first: runs of other seeds
     (other processes) may have written theirs meanwhile."""
     result = json.loads(path.read_text()) if path.exists() else {}
     result.update(name=args.name, flags=args.flags, device=args.device)
+    if args.extend:
+        result["extends"] = args.extend
     result.setdefault("seeds", {})[str(seed)] = rec
     path.write_text(json.dumps(result, indent=1) + "\n")
     return result
@@ -90,10 +113,14 @@ def cmd_run(args) -> None:
         if not (run_dir / "summary.json").exists() and not (run_dir / "failed.txt").exists():
             if run_dir.exists():
                 shutil.rmtree(run_dir)
+            if args.extend:
+                train = _extend(run_dir, args.extend, seed, args.device)
+            else:
+                train = ["--out", str(run_dir), "--seed", str(seed), "--eval-every", "1",
+                         "--log-every", "1000"]
             try:
-                _sh(["fastgan.train", "--device", args.device, "--out", str(run_dir), "--seed",
-                     str(seed), "--eval-every", "1", "--no-progress", "--no-tensorboard",
-                     "--log-every", "1000", *args.flags])
+                _sh(["fastgan.train", "--device", args.device, "--no-progress",
+                     "--no-tensorboard", *train, *args.flags])
             except subprocess.CalledProcessError as e:
                 if e.returncode != 3:                  # 3: diverged or saturated, a result
                     raise
@@ -139,31 +166,64 @@ def minutes(result: dict, seeds) -> str:
     return _ms([s["train_minutes"] for s in seeds]) + "*"
 
 
-def cmd_rate(args) -> None:
-    """Steps/s of the recipe alone on this machine: 600 steps after a 100-step warm-up."""
-    path = RESULTS / f"{args.name}.json"
-    result = json.loads(path.read_text())
-    out = ROOT / "runs" / "quality" / args.name / "rate"
+def _rate_once(name: str, result: dict) -> float:
+    out = ROOT / "runs" / "quality" / name / "rate"
     if out.exists():
         shutil.rmtree(out)
     _sh(["fastgan.train", "--device", result["device"], "--out", str(out), "--steps", "700",
          "--log-every", "100", "--ckpt-every", "100000", "--no-progress", "--no-tensorboard",
          *result["flags"]])
     recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
-    rates = [r["steps_per_s"] for r in recs if "steps_per_s" in r and r["step"] > 100]
-    result["alone_steps_per_s"] = float(np.median(rates))
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"{args.name}: {result['alone_steps_per_s']:.1f} steps/s alone")
+    return float(np.median([r["steps_per_s"] for r in recs
+                            if "steps_per_s" in r and r["step"] > 100]))
+
+
+def cmd_rate(args) -> None:
+    """Steps/s of each recipe alone on this machine: 600 steps after a 100-step warm-up, the
+    median over --repeat rounds. The recipes take turns within each round, so a slow spell of
+    the machine (one run's rate varies by up to a third here) falls on all of them alike."""
+    results = {n: json.loads((RESULTS / f"{n}.json").read_text()) for n in args.names}
+    runs = {n: [] for n in args.names}
+    for _ in range(args.repeat):
+        for name, result in results.items():
+            runs[name].append(_rate_once(name, result))
+    for name, result in results.items():
+        result["alone_steps_per_s"] = float(np.median(runs[name]))
+        result["alone_runs"] = runs[name]
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+        print(f"{name}: {result['alone_steps_per_s']:.1f} steps/s alone "
+              f"(runs: {', '.join(f'{r:.1f}' for r in runs[name])})")
+
+
+def cmd_shares(args) -> None:
+    """Class shares of each seed's averaged G from --n samples (50k: a share's standard error
+    is 0.15 points, against 0.3 for the 10k of the in-run evaluation), into the recipe's JSON."""
+    sys.path.insert(0, str(ROOT))
+    import fastgan
+    for name in args.names:
+        path = RESULTS / f"{name}.json"
+        result = json.loads(path.read_text())
+        for seed, rec in sorted(result["seeds"].items()):
+            if "failed" in rec:
+                continue
+            G = fastgan.load_generator(ROOT / "runs" / "quality" / name / f"seed{seed}")
+            scores = fastgan.score(fastgan.generate(G, args.n, seed=args.sample_seed))
+            rec["shares"] = {"n": args.n, "sample_seed": args.sample_seed, "fid": scores["fid"],
+                             "histogram": scores["histogram"]}
+            h = np.asarray(scores["histogram"]) / args.n
+            print(f"{name} seed {seed}: {args.n} samples, classes {100 * h.min():.2f}–"
+                  f"{100 * h.max():.2f}%", flush=True)
+        path.write_text(json.dumps(result, indent=1) + "\n")
 
 
 def table(results: list[dict]) -> str:
     head = ("| recipe | seeds | FID | IS | modes | class share min–max | Parzen LL (± s.e.) | "
-            "G steps | steps to FID ≤ 30 | steps to FID ≤ 15 | CPU min |")
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "G steps | steps to FID ≤ 30 | steps to FID ≤ 15 | CPU min | class share, 50k |")
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for result in results:
         failed = [s["failed"] for s in result["seeds"].values() if "failed" in s]
         if failed:
-            lines.append(f"| {result['name']} | {len(failed)} | {'; '.join(failed)} |" + " |" * 8)
+            lines.append(f"| {result['name']} | {len(failed)} | {'; '.join(failed)} |" + " |" * 9)
         for name, seeds in rows_of(result):
             def to(t, field):
                 got = [s["to"][str(t)] for s in seeds]
@@ -176,6 +236,10 @@ def table(results: list[dict]) -> str:
                       for s in seeds if "histogram" in s["final"]]
             share = (f"{100 * min(x.min() for x in shares):.1f}–"
                      f"{100 * max(x.max() for x in shares):.1f}%") if shares else "—"
+            big = [np.asarray(s["shares"]["histogram"]) / s["shares"]["n"] for s in seeds
+                   if s.get("shares") and s["view"] != "raw"]
+            share50 = (f"{100 * min(x.min() for x in big):.1f}–"
+                       f"{100 * max(x.max() for x in big):.1f}%") if big else "—"
             pz = [s["parzen"] for s in seeds if s.get("parzen")]
             parzen = (f"{_ms([p['mean'] for p in pz])} (± {np.mean([p['stderr'] for p in pz]):.1f})"
                       if pz else "—")
@@ -184,7 +248,7 @@ def table(results: list[dict]) -> str:
                 f"{_ms([s['final']['is'] for s in seeds], '{:.2f}')} | "
                 f"{_ms([s['final']['modes'] for s in seeds], '{:.0f}')} | {share} | {parzen} | "
                 f"{_ms([s['steps'] for s in seeds], '{:.0f}')} | {to(TARGETS[0], 'step')} | "
-                f"{to(TARGETS[1], 'step')} | {minutes(result, seeds)} |")
+                f"{to(TARGETS[1], 'step')} | {minutes(result, seeds)} | {share50} |")
     return "\n".join(lines)
 
 
@@ -215,7 +279,7 @@ def plot(results: dict, names: list[str], path: Path) -> None:
 
 def cmd_report(args) -> None:
     results = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))}
-    order = args.order or sorted(results)
+    order = (args.order or []) + [n for n in sorted(results) if n not in (args.order or [])]
     md = table([results[n] for n in order if n in results])
     (RESULTS.parent / "quality.md").write_text(md + "\n")
     print(md)
@@ -227,7 +291,7 @@ def cmd_report(args) -> None:
     if args.readme:
         sys.path.insert(0, str(ROOT / "bench"))
         from common import splice
-        splice(args.readme, "quality", md)
+        splice(Path(args.readme), "quality", md + "\n")
 
 
 def main(argv=None) -> None:
@@ -237,12 +301,19 @@ def main(argv=None) -> None:
     r.add_argument("name")
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     r.add_argument("--device", default="cpu")
+    r.add_argument("--extend", metavar="BASE",
+                   help="continue recipe BASE's finished runs (fastgan.train --resume) with FLAGS")
     r.add_argument("--no-raw-parzen", dest="raw_parzen", action="store_false",
                    help="skip the Parzen estimate of the trained G (the average's is kept)")
-    t = sub.add_parser("rate", help="measure a recipe's steps/s alone (for CPU minutes)")
-    t.add_argument("name")
+    t = sub.add_parser("rate", help="measure recipes' steps/s alone (for CPU minutes)")
+    t.add_argument("names", nargs="+", metavar="name")
+    t.add_argument("--repeat", type=int, default=3, help="rounds to take the median of")
+    c = sub.add_parser("shares", help="class shares of each seed's averaged G from 50k samples")
+    c.add_argument("names", nargs="+", metavar="name")
+    c.add_argument("--n", type=int, default=50000)
+    c.add_argument("--sample-seed", type=int, default=1234)
     q = sub.add_parser("report", help="tables (and plots) from the committed results")
-    q.add_argument("--order", nargs="+", help="recipes in this order (default: by name)")
+    q.add_argument("--order", nargs="+", help="recipes first in this order (the rest by name)")
     q.add_argument("--plot", nargs="+", help="recipes drawn in docs/fid_vs_steps.png")
     q.add_argument("--grid", help="recipe whose seed-0 grid becomes docs/samples.png")
     q.add_argument("--readme", help="README to fill between <!-- quality:start/end -->")
@@ -254,6 +325,8 @@ def main(argv=None) -> None:
         cmd_run(args)
     elif args.cmd == "rate":
         cmd_rate(args)
+    elif args.cmd == "shares":
+        cmd_shares(args)
     else:
         cmd_report(args)
 

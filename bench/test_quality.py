@@ -27,3 +27,19 @@ def test_steps_to_target_and_table():
 def test_failed_seed_is_reported():
     md = quality.table([{"name": "x", "seeds": {"0": {"failed": "stopped at step 9: saturated"}}}])
     assert "stopped at step 9" in md
+
+
+def test_extended_run_counts_both_legs(tmp_path):
+    """A run continued with --extend: its training time is the first leg's plus the second's,
+    and its curve holds every evaluation of both (the resumed run appends to metrics.jsonl)."""
+    import json
+    (tmp_path / "base_summary.json").write_text(json.dumps({"steps": 200, "train_s": 60.0}))
+    (tmp_path / "summary.json").write_text(json.dumps(
+        {"steps": 400, "train_s": 20.0, "steps_per_s": 10.0, "samples": "s.png"}))
+    recs = [{"step": 100 * (i + 1), "fid": f, "is": 9.0, "modes": 10, "confident": 0.9,
+             "histogram": [1] * 10} for i, f in enumerate([50, 20, 14, 12])]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    rec = quality.collect(tmp_path, {"mean": 240.0, "stderr": 2.0}, None)
+    assert rec["train_minutes"] == 80.0 / 60 and rec["steps_per_s"] == 400 / 80.0
+    assert [c["step"] for c in rec["curve"]] == [100, 200, 300, 400]
+    assert rec["to"]["15.0"] == {"step": 300, "minutes": 300 / 5.0 / 60}

@@ -3,7 +3,8 @@
     python bench/train_speed.py [--batches 64,1024] [--steps 200] [--modes ...] [--save]
 
 (a) "eager": a plain PyTorch GAN of the same sizes written the usual way (nn.Linear,
-nn.LeakyReLU, nn.BCEWithLogitsLoss, two Adam optimizers); (b) "compile" and "max-autotune":
+nn.LeakyReLU, nn.Dropout in D as the default model has, nn.BCEWithLogitsLoss, two Adam
+optimizers); (b) "compile" and "max-autotune":
 that model's step under torch.compile in the default mode and in mode="max-autotune" (which adds
 CUDA graphs); (c) "fastgan": the project's GAN (its ops and compiled steps), and "fastgan-graphs" the same
 replayed as CUDA graphs (--cuda-graphs). All in one process, one after another, warm-up
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import CUDA, DEVICE, environment, precision, splice, sync, verdict  # noqa: E402
 from fastgan import kernels  # noqa: E402
-from fastgan.config import TrainConfig  # noqa: E402
+from fastgan.config import ModelConfig, TrainConfig  # noqa: E402
 from fastgan.data import Batches  # noqa: E402
 from fastgan.gan import GAN  # noqa: E402
 
@@ -37,7 +38,8 @@ def plain_gan():
     act = lambda: nn.LeakyReLU(0.2)
     G = nn.Sequential(nn.Linear(100, 256), act(), nn.Linear(256, 512), act(),
                       nn.Linear(512, 1024), act(), nn.Linear(1024, 784), nn.Tanh()).to(DEVICE)
-    D = nn.Sequential(nn.Linear(784, 512), act(), nn.Linear(512, 256), act(),
+    drop = lambda: nn.Dropout(ModelConfig().d_dropout)     # the default D's dropout, as fastgan
+    D = nn.Sequential(nn.Linear(784, 512), act(), drop(), nn.Linear(512, 256), act(), drop(),
                       nn.Linear(256, 1)).to(DEVICE)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))

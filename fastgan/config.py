@@ -22,7 +22,8 @@ class ModelConfig:
     d_hidden: tuple = opt((512, 256), "discriminator hidden widths")
     image_dim: int = opt(784, "pixels per image (28 x 28)")
     negative_slope: float = opt(0.2, "LeakyReLU slope of the hidden layers")
-    d_dropout: float = opt(0.0, "dropout rate after each hidden layer of D (the paper used it)")
+    d_dropout: float = opt(0.1, "dropout rate after each hidden layer of D (the paper used it; "
+                                "0.1 measured best, bench/results/quality.md)")
     d_input_dropout: float = opt(0.0, "dropout rate on D's input pixels")
     d_maxout: int = opt(0, "maxout pieces per hidden unit of D (0: LeakyReLU units, as G's)")
 
@@ -37,7 +38,7 @@ class TrainConfig:
                                "(else $FASTGAN_DATA, ~/.cache/fastgan/mnist, download)")
     out: str | None = opt(None, "output folder (default runs/<timestamp>)")
     resume: str | None = opt(None, "continue the run in this folder from its last checkpoint")
-    epochs: int = opt(30, "passes over the training images")
+    epochs: int = opt(40, "passes over the training images")
     steps: int | None = opt(None, "generator steps to train (overrides --epochs)")
     batch_size: int = opt(64, "images per minibatch")
     k: int = opt(1, "discriminator steps per generator step (Algorithm 1)")

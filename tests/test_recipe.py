@@ -11,7 +11,7 @@ from fastgan.kernels.linear_act_ref import linear_act_ref
 from fastgan.models import Discriminator, Maxout
 from numerics import assert_rel
 
-SMALL = ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(32, 16))
+SMALL = ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(32, 16), d_dropout=0.0)
 
 
 def small_cfg(**kw) -> TrainConfig:
@@ -46,7 +46,7 @@ def test_ema_off_samples_the_trained_g():
 def test_dropout_keep_rate_and_scaling(p, path):
     """D's input dropout alone (hidden widths as given): the first op sees x * mask / (1 - p)."""
     torch.manual_seed(0)
-    D = Discriminator(ModelConfig(d_input_dropout=p)).train()
+    D = Discriminator(ModelConfig(d_input_dropout=p, d_dropout=0.0)).train()
     drop = D.net[0]
     x = torch.rand(64, 784) + 0.5                         # no zeros of its own
     f = torch.compile(drop) if path == "compiled" else drop
@@ -90,7 +90,7 @@ def test_maxout_shapes_and_gradients_against_float64(batch, n_in, units, pieces)
 
 
 def test_maxout_discriminator_replaces_hidden_units():
-    D = Discriminator(ModelConfig(d_hidden=(40, 20), d_maxout=4))
+    D = Discriminator(ModelConfig(d_hidden=(40, 20), d_maxout=4, d_dropout=0.0))
     assert [type(m).__name__ for m in D.net] == ["Maxout", "Maxout", "Dense"]
     assert D.net[0].linear.weight.shape == (160, 784) and D.net[2].weight.shape == (1, 20)
     assert D(torch.randn(3, 784)).shape == (3, 1)
