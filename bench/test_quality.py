@@ -43,3 +43,19 @@ def test_extended_run_counts_both_legs(tmp_path):
     assert rec["train_minutes"] == 80.0 / 60 and rec["steps_per_s"] == 400 / 80.0
     assert [c["step"] for c in rec["curve"]] == [100, 200, 300, 400]
     assert rec["to"]["15.0"] == {"step": 300, "minutes": 300 / 5.0 / 60}
+
+
+def test_report_fills_the_readme_block(tmp_path, monkeypatch):
+    """`report --readme README.md`: the table lands between the markers, the rest stays."""
+    import json
+    results = tmp_path / "bench" / "results" / "quality"
+    results.mkdir(parents=True)
+    (results / "r.json").write_text(json.dumps({"name": "r", "seeds": {"0": _seed([40, 14])}}))
+    readme = tmp_path / "README.md"
+    readme.write_text("top\n<!-- quality:start -->\nold\n<!-- quality:end -->\nbottom\n")
+    monkeypatch.setattr(quality, "RESULTS", results)
+    quality.main(["report", "--readme", str(readme)])
+    text = readme.read_text()
+    assert text.startswith("top\n<!-- quality:start -->\n| recipe |") and "old" not in text
+    assert "\n| r | 1 | 14.00 |" in text and text.endswith("<!-- quality:end -->\nbottom\n")
+    assert (tmp_path / "bench" / "results" / "quality.md").exists()

@@ -92,7 +92,7 @@ def _rounding_scale(x, w, b, dy, act):
     errs by the size of the terms themselves, far above this."""
     u = torch.finfo(torch.float32).eps / 2
     xa, wa, g = x.double().abs(), w.double().abs(), dy.double().abs()
-    (m, k), n = x.shape, w.shape[0]
+    m, n = x.shape[0], w.shape[0]
     s_y = _forward_scale(x, w, b)
     p = g * 0.77 * s_y if act == "tanh" else torch.zeros_like(g)   # forward error carried in dZ
     return [s_y, u * (n ** 0.5 + 3) * (g @ wa) + p @ wa,
