@@ -27,19 +27,21 @@ sys.path.insert(0, str(ROOT))
 
 SMEM_LIMIT = {90: 227 * 1024, 80: 163 * 1024}       # bytes of shared memory per block
 ACTS = {"none": 0, "leaky_relu": 1, "tanh": 2}
-DTYPES = {"float32": ("fp32", 4), "bfloat16": ("bf16", 2)}
+DTYPES = {"float32": "fp32", "bfloat16": "bf16"}      # torch name -> Triton pointer type
 
 
 def variants(target: int, subset: bool = False) -> list[dict]:
     """Every (kernel, tile, act, bias, precision, dtype) the autotuner can pick on target: each
     kind's declared tiles (all of them, whatever FASTGAN_AUTOTUNE says) that fit its block."""
-    from fastgan.kernels.linear_act import TILES, smem_bytes
+    import torch
+    from fastgan.kernels.linear_act import ITEMSIZE, TILES, kind, smem_bytes
     out = []
     for kernel, kinds in TILES.items():
-        for dtype, (_, size) in DTYPES.items():
+        for dtype in DTYPES:
             for prec in (("ieee", "tf32") if dtype == "float32" else ("ieee",)):
-                kind = "bf16" if dtype == "bfloat16" else prec
-                fit = [t for t in kinds[kind] if smem_bytes(kernel, t, size) <= SMEM_LIMIT[target]]
+                k = kind(getattr(torch, dtype), prec)
+                fit = [t for t in kinds[k]
+                       if smem_bytes(kernel, t, ITEMSIZE[k]) <= SMEM_LIMIT[target]]
                 if subset:
                     fit = fit[-1:]                      # the largest tile that can be picked
                 for tile in fit:
@@ -74,7 +76,7 @@ def _values(v: dict) -> dict:
 
 
 def _signature(v: dict):
-    ptr = "*" + DTYPES[v["dtype"]][0]
+    ptr = "*" + DTYPES[v["dtype"]]
     m, n, k, warps, stages = v["tile"]
     if v["kernel"] == "fwd":
         names = ["x_ptr", "w_ptr", "b_ptr", "y_ptr"]

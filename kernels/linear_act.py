@@ -83,6 +83,9 @@ def smem_bytes(kernel: str, tile, itemsize: int = 4) -> int:
     return stages * per_stage * itemsize
 
 
+ITEMSIZE = {"tf32": 4, "ieee": 4, "bf16": 2}     # bytes per element of each kind's operands
+
+
 def kind(dtype: torch.dtype, precision: str) -> str:
     """The tile list a launch uses: bf16 inputs, else the float32 dot's precision."""
     return "bf16" if dtype == torch.bfloat16 else precision
@@ -93,8 +96,7 @@ def tiles_for(kernel: str, kind_: str, smem_limit: int) -> list[tuple]:
     when FASTGAN_AUTOTUNE=0), less those over the block's shared memory (if none is left, the
     first)."""
     tiles = TILES[kernel][kind_] if TUNE else TILES[kernel][kind_][:1]
-    size = 2 if kind_ == "bf16" else 4
-    return [t for t in tiles if smem_bytes(kernel, t, size) <= smem_limit] or tiles[:1]
+    return [t for t in tiles if smem_bytes(kernel, t, ITEMSIZE[kind_]) <= smem_limit] or tiles[:1]
 
 
 def _tile(c) -> tuple:

@@ -16,11 +16,11 @@ pytestmark = pytest.mark.skipif(INTERPRET, reason="ahead-of-time compiles the CU
 
 
 def test_declared_tiles_fit_sm90_and_are_pruned_by_target():
-    from fastgan.kernels.linear_act import TILES, smem_bytes
+    from fastgan.kernels.linear_act import ITEMSIZE, TILES, smem_bytes
     for kernel, kinds in TILES.items():
         for kind, tiles in kinds.items():
-            size = 2 if kind == "bf16" else 4
-            over = [t for t in tiles if smem_bytes(kernel, t, size) > aot_check.SMEM_LIMIT[90]]
+            limit = aot_check.SMEM_LIMIT[90]
+            over = [t for t in tiles if smem_bytes(kernel, t, ITEMSIZE[kind]) > limit]
             assert not over, f"{kernel} {kind}: {over} over sm_90's shared memory"
     assert len(aot_check.variants(80)) <= len(aot_check.variants(90))
 
@@ -35,8 +35,7 @@ def test_prune_keeps_the_launch_kinds_tiles_that_fit(monkeypatch, kernel, tune):
     monkeypatch.setattr(la, "TUNE", tune)
     assert la.kind(torch.bfloat16, "tf32") == la.kind(torch.bfloat16, "ieee") == "bf16"
     assert la.kind(torch.float32, "tf32") == "tf32" and la.kind(torch.float32, "ieee") == "ieee"
-    for kind in ("tf32", "ieee", "bf16"):
-        size = 2 if kind == "bf16" else 4
+    for kind, size in la.ITEMSIZE.items():
         for limit in (aot_check.SMEM_LIMIT[90], aot_check.SMEM_LIMIT[80], 48 * 1024):
             got = la.tiles_for(kernel, kind, limit)
             fits = [t for t in la.TILES[kernel][kind] if la.smem_bytes(kernel, t, size) <= limit]
