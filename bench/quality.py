@@ -87,7 +87,7 @@ def _extend(run_dir: Path, base: str, seed: int, device: str) -> list[str]:
     """Copies recipe base's finished run of seed into run_dir; returns the flags resuming it."""
     src = ROOT / "runs" / "quality" / base / f"seed{seed}"
     if not (src / "summary.json").exists():
-        sys.exit(f"--extend {base}: no finished run of seed {seed} in {src}")
+        _fail(f"--extend {base}: no finished run of seed {seed} in {src}")
     shutil.copytree(src, run_dir, ignore=shutil.ignore_patterns("eval", "eval_raw", "rate"))
     (run_dir / "summary.json").rename(run_dir / "base_summary.json")
     return ["--resume", str(run_dir)]
@@ -166,6 +166,21 @@ def minutes(result: dict, seeds) -> str:
     return _ms([s["train_minutes"] for s in seeds]) + "*"
 
 
+def _fail(message: str):
+    """Bad input: one line on stderr, exit code 2 (as the fastgan commands do)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _recipe(name: str) -> dict:
+    """A recorded recipe's JSON, or a one-line error naming the recorded ones."""
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        _fail(f"no recorded recipe {name!r} (have: "
+              f"{', '.join(sorted(p.stem for p in RESULTS.glob('*.json')))})")
+    return json.loads(path.read_text())
+
+
 def _rate_once(name: str, result: dict) -> float:
     out = ROOT / "runs" / "quality" / name / "rate"
     if out.exists():
@@ -182,7 +197,7 @@ def cmd_rate(args) -> None:
     """Steps/s of each recipe alone on this machine: 600 steps after a 100-step warm-up, the
     median over --repeat rounds. The recipes take turns within each round, so a slow spell of
     the machine (one run's rate varies by up to a third here) falls on all of them alike."""
-    results = {n: json.loads((RESULTS / f"{n}.json").read_text()) for n in args.names}
+    results = {n: _recipe(n) for n in args.names}
     runs = {n: [] for n in args.names}
     for _ in range(args.repeat):
         for name, result in results.items():
@@ -202,7 +217,7 @@ def cmd_shares(args) -> None:
     import fastgan
     for name in args.names:
         path = RESULTS / f"{name}.json"
-        result = json.loads(path.read_text())
+        result = _recipe(name)
         for seed, rec in sorted(result["seeds"].items()):
             if "failed" in rec:
                 continue
