@@ -38,9 +38,10 @@ def plain_gan():
     act = lambda: nn.LeakyReLU(0.2)
     G = nn.Sequential(nn.Linear(100, 256), act(), nn.Linear(256, 512), act(),
                       nn.Linear(512, 1024), act(), nn.Linear(1024, 784), nn.Tanh()).to(DEVICE)
-    drop = lambda: nn.Dropout(ModelConfig().d_dropout)     # the default D's dropout, as fastgan
-    D = nn.Sequential(nn.Linear(784, 512), act(), drop(), nn.Linear(512, 256), act(), drop(),
-                      nn.Linear(256, 1)).to(DEVICE)
+    m = ModelConfig()                                      # the default D's dropout, as fastgan
+    drop = lambda: nn.Dropout(m.d_dropout)
+    D = nn.Sequential(nn.Dropout(m.d_input_dropout), nn.Linear(784, 512), act(), drop(),
+                      nn.Linear(512, 256), act(), drop(), nn.Linear(256, 1)).to(DEVICE)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()

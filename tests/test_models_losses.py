@@ -19,10 +19,13 @@ def test_model_shapes_and_ranges():
     dense = lambda net: [m.weight.shape for m in net if isinstance(m, Dense)]
     assert dense(G.net) + dense(D.net) == [(256, 100), (512, 256), (1024, 512), (784, 1024),
                                            (512, 784), (256, 512), (1, 256)]
-    # the default D: dropout (p = 0.1) after each hidden layer, none before the output logit
-    assert [type(m).__name__ for m in D.net] == ["Dense", "Dropout", "Dense", "Dropout", "Dense"]
+    # the default D: dropout (p = 0.1) on the input pixels and after each hidden layer, none
+    # before the output logit
+    assert [type(m).__name__ for m in D.net] == ["Dropout", "Dense", "Dropout", "Dense", "Dropout",
+                                                 "Dense"]
     assert all(m.p == 0.1 for m in D.net if isinstance(m, torch.nn.Dropout))
-    small = ModelConfig(latent_dim=5, g_hidden=(7,), d_hidden=(3, 3), d_dropout=0.0)
+    small = ModelConfig(latent_dim=5, g_hidden=(7,), d_hidden=(3, 3), d_dropout=0.0,
+                        d_input_dropout=0.0)
     assert Generator(small)(torch.randn(2, 5)).shape == (2, 784)
     assert [m.weight.shape for m in Discriminator(small).net] == [(3, 784), (3, 3), (1, 3)]
 

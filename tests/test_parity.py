@@ -18,7 +18,7 @@ def run(device, backend, steps, compile_, graphs=False):
     kernels.set_backend(backend)
     kernels.set_precision("ieee")
     torch.backends.cuda.matmul.allow_tf32 = False
-    cfg = TrainConfig(seed=11, model=ModelConfig(d_dropout=0.0))
+    cfg = TrainConfig(seed=11, model=ModelConfig(d_dropout=0.0, d_input_dropout=0.0))
     gan = GAN(cfg, torch.device("cpu"), compile=False)
     state = gan.state_dict()                      # initial parameters made on the CPU
     gan = GAN(cfg, torch.device(device), compile=compile_, cuda_graphs=graphs)

@@ -11,7 +11,8 @@ from fastgan.kernels.linear_act_ref import linear_act_ref
 from fastgan.models import Discriminator, Maxout
 from numerics import assert_rel
 
-SMALL = ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(32, 16), d_dropout=0.0)
+SMALL = ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(32, 16), d_dropout=0.0,
+                    d_input_dropout=0.0)
 
 
 def small_cfg(**kw) -> TrainConfig:
@@ -90,7 +91,8 @@ def test_maxout_shapes_and_gradients_against_float64(batch, n_in, units, pieces)
 
 
 def test_maxout_discriminator_replaces_hidden_units():
-    D = Discriminator(ModelConfig(d_hidden=(40, 20), d_maxout=4, d_dropout=0.0))
+    D = Discriminator(ModelConfig(d_hidden=(40, 20), d_maxout=4, d_dropout=0.0,
+                                  d_input_dropout=0.0))
     assert [type(m).__name__ for m in D.net] == ["Maxout", "Maxout", "Dense"]
     assert D.net[0].linear.weight.shape == (160, 784) and D.net[2].weight.shape == (1, 20)
     assert D(torch.randn(3, 784)).shape == (3, 1)
