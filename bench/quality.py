@@ -83,7 +83,7 @@ def parzen_of(run_dir: Path, device: str, raw: bool) -> dict:
     return json.loads((out / "eval.json").read_text())["rows"]["samples"]["parzen"]
 
 
-def _extend(run_dir: Path, base: str, seed: int, device: str) -> list[str]:
+def _extend(run_dir: Path, base: str, seed: int) -> list[str]:
     """Copies recipe base's finished run of seed into run_dir; returns the flags resuming it."""
     src = ROOT / "runs" / "quality" / base / f"seed{seed}"
     if not (src / "summary.json").exists():
@@ -114,7 +114,7 @@ def cmd_run(args) -> None:
             if run_dir.exists():
                 shutil.rmtree(run_dir)
             if args.extend:
-                train = _extend(run_dir, args.extend, seed, args.device)
+                train = _extend(run_dir, args.extend, seed)
             else:
                 train = ["--out", str(run_dir), "--seed", str(seed), "--eval-every", "1",
                          "--log-every", "1000"]
@@ -231,6 +231,14 @@ def cmd_shares(args) -> None:
         path.write_text(json.dumps(result, indent=1) + "\n")
 
 
+def _span(histograms: list) -> str:
+    """Smallest and largest class share over the seeds' class histograms, or — if none."""
+    if not histograms:
+        return "—"
+    shares = [np.asarray(h) / sum(h) for h in histograms]
+    return f"{100 * min(x.min() for x in shares):.1f}–{100 * max(x.max() for x in shares):.1f}%"
+
+
 def table(results: list[dict]) -> str:
     head = ("| recipe | seeds | FID | IS | modes | class share min–max | Parzen LL (± s.e.) | "
             "G steps | steps to FID ≤ 30 | steps to FID ≤ 15 | CPU min | class share, 50k |")
@@ -247,14 +255,9 @@ def table(results: list[dict]) -> str:
                 if any(g is None for g in got):
                     return f"{sum(g is not None for g in got)}/{len(got)} seeds"
                 return _ms([g[field] for g in got], "{:.0f}" if field == "step" else "{:.1f}")
-            shares = [np.asarray(s["final"]["histogram"]) / sum(s["final"]["histogram"])
-                      for s in seeds if "histogram" in s["final"]]
-            share = (f"{100 * min(x.min() for x in shares):.1f}–"
-                     f"{100 * max(x.max() for x in shares):.1f}%") if shares else "—"
-            big = [np.asarray(s["shares"]["histogram"]) / s["shares"]["n"] for s in seeds
-                   if s.get("shares") and s["view"] != "raw"]
-            share50 = (f"{100 * min(x.min() for x in big):.1f}–"
-                       f"{100 * max(x.max() for x in big):.1f}%") if big else "—"
+            share = _span([s["final"]["histogram"] for s in seeds if "histogram" in s["final"]])
+            share50 = _span([s["shares"]["histogram"] for s in seeds
+                             if s.get("shares") and s["view"] != "raw"])
             pz = [s["parzen"] for s in seeds if s.get("parzen")]
             parzen = (f"{_ms([p['mean'] for p in pz])} (± {np.mean([p['stderr'] for p in pz]):.1f})"
                       if pz else "—")
