@@ -54,9 +54,10 @@ def variants(target: int, subset: bool = False) -> list[dict]:
     return out
 
 
-# The model's layer of each activation (K, N), at batch M = 64: what the runtime binder sees.
+# The model's layer of each activation (K, N), at batch M = 64 and E = 8 members (a sweep): what
+# the runtime binder sees.
 LAYERS = {"tanh": (1024, 784), "leaky_relu": (512, 1024), "none": (256, 1)}
-M = 64
+M, E = 64, 8
 
 
 def _attrs(fn, sig: dict, values: dict) -> dict:
@@ -70,9 +71,11 @@ def _attrs(fn, sig: dict, values: dict) -> dict:
 
 
 def _values(v: dict) -> dict:
-    """Integer arguments of the launch at the variant's layer: sizes and row strides."""
+    """Integer arguments of the launch at the variant's layer, for E members: sizes, row and
+    member strides (contiguous [E, rows, cols] tensors)."""
     k, n = LAYERS[v["act"]]
-    return dict(M=M, N=n, K=k, M_BUCKET=M, sxm=k, swn=k, sym=n, sdm=n)
+    return dict(M=M, N=n, K=k, M_BUCKET=M, E_BUCKET=E, sxm=k, swn=k, sym=n, sdm=n,
+                sxe=M * k, swe=n * k, sbe=n, sye=M * n, sde=M * n)
 
 
 def _signature(v: dict):
@@ -80,27 +83,37 @@ def _signature(v: dict):
     m, n, k, warps, stages = v["tile"]
     if v["kernel"] == "fwd":
         names = ["x_ptr", "w_ptr", "b_ptr", "y_ptr"]
-        strides = [("sxm", "sxk"), ("swn", "swk"), ("sym", "syn")]
+        strides = [("sxe", "sxm", "sxk"), ("swe", "swn", "swk"), ("sbe",), ("sye", "sym", "syn")]
     elif v["kernel"] == "dx":
         names = ["dy_ptr", "y_ptr", "w_ptr", "dx_ptr"]
-        strides = [("sdm", "sdn"), ("sym", "syn"), ("swn", "swk"), ("sxm", "sxk")]
+        strides = [("sde", "sdm", "sdn"), ("sye", "sym", "syn"), ("swe", "swn", "swk"),
+                   ("sxe", "sxm", "sxk")]
     else:
         names = ["dy_ptr", "y_ptr", "x_ptr", "dw_ptr", "db_ptr"]
-        strides = [("sdm", "sdn"), ("sym", "syn"), ("sxm", "sxk"), ("swn", "swk")]
+        strides = [("sde", "sdm", "sdn"), ("sye", "sym", "syn"), ("sxe", "sxm", "sxk"),
+                   ("swe", "swn", "swk"), ("sbe",)]
     sig = {p: ptr for p in names}
-    sig.update(M="i32", N="i32", K="i32", M_BUCKET="i32")
+    sig.update(M="i32", N="i32", K="i32", M_BUCKET="i32", E_BUCKET="i32")
     const = {"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k, "ACT": ACTS[v["act"]],
              "PRECISION": v["precision"]}
-    for row, col in strides:                 # row-major tensors: the column stride is 1
-        sig[row], sig[col] = "i32", "constexpr"
-        const[col] = 1
+    for group in strides:            # row-major tensors: the last (column) stride is 1
+        for name in group[:-1] if len(group) > 1 else group:
+            sig[name] = "i32"
+        if len(group) > 1:
+            sig[group[-1]], const[group[-1]] = "constexpr", 1
     sig["slope"] = "fp32"
     for name in ("ACT", "PRECISION", "BLOCK_M", "BLOCK_N", "BLOCK_K"):
         sig[name] = "constexpr"
     if v["kernel"] != "dx":
         sig["HAS_BIAS"] = "constexpr"
         const["HAS_BIAS"] = v["bias"]
-    return sig, const, warps, stages
+    fn_args = _arg_names(v["kernel"])
+    return {a: sig[a] for a in fn_args}, const, warps, stages
+
+
+def _arg_names(kernel: str) -> list[str]:
+    from fastgan.kernels import linear_act as la
+    return list({"fwd": la._fwd, "dx": la._dx, "dw": la._dw}[kernel].fn.arg_names)
 
 
 def compile_one(v: dict) -> dict:

@@ -49,13 +49,15 @@ class Ops(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def count(share: bool, model: ModelConfig = ModelConfig(), batch: int = 64) -> dict:
-    """Launches of one step; they depend on the layer count, not on the widths."""
+def count(share: bool, model: ModelConfig = ModelConfig(), batch: int = 64,
+          members: int = 1) -> dict:
+    """Launches of one step of `members` stacked GANs; the Triton launches depend on the layer
+    count, not on the widths nor on the members."""
     kernels.set_backend("triton")
     kernels.set_precision("ieee")
-    cfg = TrainConfig(share_g_forward=share, model=model)
-    gan = GAN(cfg, torch.device("cpu"), compile=False)
-    real = torch.rand(batch, 784) * 2 - 1
+    cfgs = [TrainConfig(share_g_forward=share, model=model, seed=s) for s in range(members)]
+    gan = GAN(cfgs, torch.device("cpu"), compile=False)
+    real = torch.rand(members, batch, 784) * 2 - 1
     launches = collections.Counter()
     run = interpreter.InterpretedFunction.run
 
@@ -85,10 +87,11 @@ def count(share: bool, model: ModelConfig = ModelConfig(), batch: int = 64) -> d
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--share-g-forward", action="store_true")
+    p.add_argument("--members", type=int, default=1, help="GANs trained side by side (a sweep)")
     p.add_argument("--json", help="write the counts here")
     args = p.parse_args(argv)
-    c = count(args.share_g_forward)
-    print(f"Triton launches per step: {c['triton_total']}  "
+    c = count(args.share_g_forward, members=args.members)
+    print(f"{args.members} member(s). Triton launches per step: {c['triton_total']}  "
           + ", ".join(f"{k} {v}" for k, v in sorted(c["triton_launches"].items())))
     print(f"PyTorch ops (kernel launches in eager CUDA) per step: {c['torch_total']}, plus "
           f"{INNER} reductions inside the BCE ops (3 in discriminator_bce, 2 in sigmoid_bce)")

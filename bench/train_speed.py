@@ -74,21 +74,21 @@ def make(mode: str):
         acc_d, acc_g = torch.zeros(3, device=DEVICE), torch.zeros(2, device=DEVICE)
 
         def step(real):                      # as the trainer does: stats summed on the device
-            acc_d.add_(gan.d_step(real))
-            acc_g.add_(gan.g_step(real.shape[0]))
+            acc_d.add_(gan.d_step(real[None])[0])                 # one member: [1, B, 784]
+            acc_g.add_(gan.g_step(real.shape[0])[0])
         return step
     raise ValueError(mode)
 
 
 def measure(mode: str, batch: int, steps: int, warmup: int, prec: str = "tf32") -> dict:
     images = torch.rand(50000, 784, device=DEVICE) * 2 - 1
-    batches = Batches(images, batch, seed=0)
+    batches = Batches(images, batch, seeds=[0])
     with precision(prec) as dots:
         kernels.set_precision(dots)
         step = make(mode)
         t0 = time.perf_counter()
         for i in range(warmup):
-            step(batches.get(i))
+            step(batches.get(i)[0])
         sync()
         warm_s = time.perf_counter() - t0
         if CUDA:
@@ -96,14 +96,14 @@ def measure(mode: str, batch: int, steps: int, warmup: int, prec: str = "tf32") 
             end = torch.cuda.Event(enable_timing=True)
             start.record()
             for i in range(steps):
-                step(batches.get(warmup + i))
+                step(batches.get(warmup + i)[0])
             end.record()
             torch.cuda.synchronize()
             seconds = start.elapsed_time(end) / 1000
         else:
             t0 = time.perf_counter()
             for i in range(steps):
-                step(batches.get(warmup + i))
+                step(batches.get(warmup + i)[0])
             seconds = time.perf_counter() - t0
     return {"mode": mode, "batch": batch, "precision": prec, "steps_per_s": steps / seconds,
             "warmup_s": warm_s}

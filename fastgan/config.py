@@ -94,6 +94,27 @@ class TrainConfig:
         return self.lr_g if self.lr_g is not None else self.lr if self.lr is not None else LR_G
 
 
+# How members of a sweep may differ. Each member is a whole TrainConfig; members that agree on
+# SHAPE train batched in one group (one launch per layer for all of them), and within a group
+# every other field may differ per member (rates, labels, seeds, schedules become tensors of E
+# or per-member host floats). SHARED fields are one value for the whole sweep.
+SHAPE = ("latent_dim", "g_hidden", "d_hidden", "image_dim", "negative_slope", "d_maxout",
+         "batch_size", "k", "share_g_forward", "train_size", "epochs", "steps")
+SHARED = ("device", "data_dir", "out", "resume", "compile", "cuda_graphs", "backend",
+          "precision", "log_every", "ckpt_every", "eval_every", "target_fid", "progress",
+          "tensorboard")
+
+
+def field_value(cfg: "TrainConfig", name: str):
+    """A flag's value in cfg, model fields included."""
+    return getattr(cfg.model, name) if hasattr(cfg.model, name) else getattr(cfg, name)
+
+
+def group_key(cfg: "TrainConfig") -> tuple:
+    """What members must share to train batched in one group."""
+    return tuple(field_value(cfg, name) for name in SHAPE)
+
+
 def _parse_tuple(text):
     try:
         return tuple(int(v) for v in text.split(",") if v.strip())

@@ -158,25 +158,38 @@ def to_unit_range(images: np.ndarray, device="cpu") -> torch.Tensor:
 
 
 class Batches:
-    """The training images resident on the device; a fresh permutation per epoch, drawn on
-    the device from (seed, epoch), so a resumed run sees the same batches. Batches are gathers
-    of device indices: no DataLoader, no host copy per step."""
+    """The training images resident on the device, and each member's minibatches: a fresh
+    permutation per member and epoch, drawn on the device from that member's data stream
+    (seed, epoch), so a resumed run sees the same batches and no member's order depends on
+    another's. A batch is one gather of device indices for all members: no DataLoader, no host
+    copy per step."""
 
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int):
+    def __init__(self, images: torch.Tensor, batch_size: int, seeds):
         if batch_size > len(images):
             raise UserError(f"--batch-size {batch_size} exceeds the {len(images)} training images")
-        self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.images, self.batch_size = images, batch_size
+        self.seeds = [seeds] if isinstance(seeds, int) else list(seeds)
         self.per_epoch = len(images) // batch_size   # the last partial batch is dropped
-        self._gen = torch.Generator(device=images.device)
         self._epoch, self._perm = None, None
 
     def get(self, batch_index: int) -> torch.Tensor:
-        """The global batch number batch_index (epoch = batch_index // per_epoch): [B, 784]."""
+        """The global batch number batch_index (epoch = batch_index // per_epoch) of every
+        member: [E, B, 784]."""
+        from fastgan.streams import generator
         epoch, i = divmod(batch_index, self.per_epoch)
-        if epoch != self._epoch:
-            self._gen.manual_seed(self.seed * 1_000_003 + epoch)
-            self._perm = torch.randperm(len(self.images), generator=self._gen,
-                                        device=self.images.device)
+        if epoch != self._epoch:                     # once per epoch: a permutation per member
+            device = self.images.device
+            self._perm = torch.stack([
+                torch.randperm(len(self.images), device=device,
+                               generator=generator(s, "data", epoch, device=device))
+                for s in self.seeds])                                       # [E, n]
             self._epoch = epoch
-        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+        idx = self._perm[:, i * self.batch_size:(i + 1) * self.batch_size]  # [E, B]
         return self.images[idx]
+
+    def select(self, members) -> "Batches":
+        """The same images for a subset of the members (indices into this one's)."""
+        out = Batches(self.images, self.batch_size, [self.seeds[e] for e in members])
+        if self._perm is not None:
+            out._epoch, out._perm = self._epoch, self._perm[list(members)]
+        return out

@@ -9,7 +9,7 @@ import numpy as np
 from fastgan import data
 from fastgan.classifier import load_or_train, predict
 from fastgan.parzen import parzen
-from fastgan.sampling import sample
+from fastgan.sampling import sample, sample_members
 from fastgan.scores import N_SAMPLES, all_scores
 
 
@@ -31,8 +31,13 @@ class Evaluator:
         return all_scores(feats, probs, self.test_feats)
 
     def score_generator(self, G, seed: int, n: int = N_SAMPLES) -> dict:
-        """The scores of n samples of G, z drawn from seed."""
+        """The scores of n samples of a one-member G, z drawn from seed."""
         return self.scores(sample(G, n, seed=seed))
+
+    def score_members(self, G, generators, n: int = N_SAMPLES) -> list[dict]:
+        """The scores of n samples of each member of a stacked G (one batched forward per
+        1000 samples of all members), member e's z from generators[e]."""
+        return [self.scores(x) for x in sample_members(G, n, generators)]
 
     def parzen(self, samples: np.ndarray) -> dict:
         """The paper's protocol; pixels moved to [0, 1]; sigma picked on train[50000:51000]."""

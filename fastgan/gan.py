@@ -1,59 +1,75 @@
-"""The GAN being trained: G, D, their Adam optimizers, the two steps of Algorithm 1, and a
-moving average of G's weights.
+"""The GANs being trained: E members of one shape, stacked (a single run is E = 1). G, D, their
+Adam optimizers, the two steps of Algorithm 1, and a moving average of G's weights.
+
+Every tensor of the state has a leading member axis; each step is one call of each op for all
+members. Member e has its own config (seed, learning rates, betas, schedule, real label, kind of
+G loss, dropout rates, instance noise, average decay), held as per-member tensors or host floats,
+and its own random streams (fastgan.streams), so what it computes depends on nothing the other
+members do.
 
 A D step draws z, computes G(z) without a graph, runs D once over [real; fake] and minimizes
-BCE(D(x), 1) + BCE(D(G(z)), 0). A G step draws z and minimizes the generator loss through a
+BCE(D(x), label) + BCE(D(G(z)), 0). A G step draws z and minimizes the generator loss through a
 frozen D. With share_g_forward (k = 1 only) one G forward on one z serves both: the D step
 takes it detached, and the G step, after D's update, backpropagates through the updated D into
 the kept G graph (G's weights have not changed in between, so that graph is exact); this saves
-one G forward per step. With instance noise, Gaussian noise of the given std is added to every
-input D sees, real and fake, in both steps.
+one G forward per step. With instance noise, Gaussian noise of the member's std is added to
+every input D sees, real and fake, in both steps. D's dropout masks come from 16 random bits
+per unit of the member's mask stream, drawn before each D forward.
 
-The forward of each step (and, through AOTAutograd, its backward) is one function that
-torch.compile(fullgraph=True) traces when compile is on (and, with cuda_graphs, replays as CUDA
-graphs); the optimizer step is PyTorch's fused (or foreach) Adam. After each G step the
-averaged generator G_ema moves toward G in one fused foreach lerp:
-    ema <- ema + (1 - d_t) (theta - ema),   d_t = min(ema_decay, (1 + t) / (10 + t))
-where t counts the updates so far (the warm-up keeps early averages from dwelling on the random
-initial G). Nothing here reads a value back to the host: each step returns its statistics as a
-device tensor that the caller accumulates.
+The forward of each step (and, through AOTAutograd, its backward) is one function of tensors
+that torch.compile(fullgraph=True) traces when compile is on (and, with cuda_graphs, replays as
+CUDA graphs). The optimizer is fastgan.optim's MemberAdam (PyTorch's fused Adam over each
+member's slices) and the average MemberEMA. Nothing here reads a value back to the host: each
+step returns its statistics [E, .] as a device tensor that the caller accumulates.
 """
-import copy
-
 import torch
 
-from fastgan.config import TrainConfig
-from fastgan.losses import d_loss, g_loss
+from fastgan.config import TrainConfig, group_key
+from fastgan.losses import G_LOSSES, d_loss_members, g_loss_members
 from fastgan.models import Discriminator, Generator
+from fastgan.optim import MemberAdam, MemberEMA
+from fastgan.streams import Streams, generator
 
 
-def _adam(params, lr: float, cfg: TrainConfig):
-    kw = dict(lr=lr, betas=(cfg.beta1, cfg.beta2))
-    try:
-        return torch.optim.Adam(params, fused=True, **kw)
-    except (RuntimeError, TypeError):          # no fused kernel for this device
-        return torch.optim.Adam(params, foreach=True, **kw)
+def _per_member(values, device):
+    """One float for all members when they agree (a scalar argument), else a tensor [E]."""
+    values = [float(v) for v in values]
+    if all(v == values[0] for v in values):
+        return values[0]
+    return torch.tensor(values, device=device)
 
 
 class GAN:
-    def __init__(self, cfg: TrainConfig, device: torch.device, compile: bool,
-                 cuda_graphs: bool = False):
-        self.cfg, self.device = cfg, device
-        torch.manual_seed(cfg.seed)             # parameter init (and then D's dropout masks)
-        self.G = Generator(cfg.model).to(device)
-        self.D = Discriminator(cfg.model).to(device)
-        self.opt_g = _adam(self.G.parameters(), cfg.g_lr, cfg)
-        self.opt_d = _adam(self.D.parameters(), cfg.d_lr, cfg)
-        self.G_ema = None
-        if cfg.ema_decay > 0:
-            self.G_ema = copy.deepcopy(self.G).requires_grad_(False).eval()
-        self.ema_steps = 0
-        self._ema_pairs = ((list(self.G_ema.parameters()), list(self.G.parameters()))
-                           if self.G_ema is not None else None)       # built once, not per step
-        self.noise = torch.Generator(device=device)
-        self.noise.manual_seed(cfg.seed + 1)
-        self.shared = cfg.share_g_forward
-        if self.shared and cfg.k != 1:
+    def __init__(self, cfgs, device: torch.device, compile: bool, cuda_graphs: bool = False):
+        """cfgs: one TrainConfig or a list of them that agree on config.SHAPE (one group)."""
+        self.cfgs = [cfgs] if isinstance(cfgs, TrainConfig) else list(cfgs)
+        if len({group_key(c) for c in self.cfgs}) != 1:
+            raise ValueError("members of one GAN must agree on their shapes (config.SHAPE)")
+        self.cfg, self.device, self.members = self.cfgs[0], device, len(self.cfgs)
+        self.compile, self.cuda_graphs = compile, cuda_graphs
+        cfgs, model, E = self.cfgs, self.cfgs[0].model, len(self.cfgs)
+        inits = [generator(c.seed, "init") for c in cfgs]       # on the CPU: any device alike
+        self.G = Generator(model, E, inits).to(device)
+        self.D = Discriminator(model, E, inits, [c.model.d_input_dropout for c in cfgs],
+                               [c.model.d_dropout for c in cfgs]).to(device)
+        self.opt_g = MemberAdam(self.G.parameters(), [c.g_lr for c in cfgs],
+                                [(c.beta1, c.beta2) for c in cfgs], [c.lr_schedule for c in cfgs])
+        self.opt_d = MemberAdam(self.D.parameters(), [c.d_lr for c in cfgs],
+                                [(c.beta1, c.beta2) for c in cfgs], [c.lr_schedule for c in cfgs])
+        self.lr_scales = [1.0] * E
+        self.G_ema, self.ema = None, None
+        if any(c.ema_decay > 0 for c in cfgs):
+            self.G_ema = Generator(model, E, None).to(device).requires_grad_(False).eval()
+            self.G_ema.load_state_dict(self.G.state_dict())
+            self.ema = MemberEMA(self.G_ema, self.G, [c.ema_decay for c in cfgs])
+        self.streams = Streams([c.seed for c in cfgs], device)
+        self.real_label = _per_member([c.real_label for c in cfgs], device)
+        self.g_target = _per_member([G_LOSSES[c.g_loss][0] for c in cfgs], device)
+        sign = _per_member([G_LOSSES[c.g_loss][1] for c in cfgs], device)
+        self.g_sign = None if isinstance(sign, float) and sign == 1.0 else sign
+        self.noise_std = [c.instance_noise for c in cfgs]
+        self.shared = self.cfg.share_g_forward
+        if self.shared and self.cfg.k != 1:
             raise ValueError("share_g_forward needs k = 1")
         if cuda_graphs and not (compile and device.type == "cuda"):
             raise ValueError("cuda_graphs needs compile=True on a CUDA device")
@@ -62,138 +78,178 @@ class GAN:
             fn = getattr(self, name)
             if compile:
                 # reduce-overhead: CUDA-graph trees record the compiled forward and backward
-                # once and replay them. Each step's inputs (real, z) are copied into the
-                # recorded buffers; the parameters, updated in place by Adam, are static; the
-                # stats a step returns are consumed by the caller before the next replay.
+                # once and replay them. Each step's inputs (real, z, noise, masks) are copied
+                # into the recorded buffers; the parameters, updated in place by Adam, are
+                # static; the stats a step returns are consumed by the caller before the next
+                # replay.
                 fn = torch.compile(fn, fullgraph=True,
                                    mode="reduce-overhead" if cuda_graphs else None)
             setattr(self, name + "_fn", fn)
 
     @property
     def sampler(self) -> Generator:
-        """The generator that samples, grids and evaluation use: the average when kept."""
+        """The generator that samples, grids and evaluation use: the average when kept (a
+        member without one has an exact copy of its G there)."""
         return self.G_ema if self.G_ema is not None else self.G
 
+    # -- each member's random draws, from its own streams --
     def z(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.cfg.model.latent_dim, generator=self.noise,
-                           device=self.device)
+        return self.streams.normal(n, self.cfg.model.latent_dim)            # [E, n, latent]
 
-    def eps(self, n: int, std: float):
-        """Instance noise for n inputs of D, or None when std is 0."""
-        if std <= 0:
+    def eps(self, n: int, scale: float = 1.0):
+        """Instance noise [E, n, 784] of each member's std times scale (its annealing), or
+        None when no member has any."""
+        if not any(s > 0 for s in self.noise_std) or scale <= 0:
             return None
-        return std * torch.randn(n, self.cfg.model.image_dim, generator=self.noise,
-                                 device=self.device)
+        return self.streams.normal(n, self.cfg.model.image_dim,
+                                   scale=[s * scale for s in self.noise_std])
 
-    # -- the traced functions: forward + loss, returning (loss, stats) --
-    def _d_on_fake(self, real, fake, eps):
-        x = torch.cat([real, fake])                            # [2B, 784]
+    def masks(self, rows: int):
+        """D's dropout masks for one forward over rows inputs per member, or None."""
+        if not self.D.sites:
+            return None
+        return self.D.masks(lambda width, draw: self.streams.bits(rows, width, draw))
+
+    # -- the traced functions: forward + loss, returning (loss summed over members, stats) --
+    def _d_on_fake(self, real, fake, eps, masks):
+        x = torch.cat([real, fake], 1)                         # [E, 2B, 784]
         if eps is not None:
             x = x + eps
-        logits = self.D(x)                                     # [2B, 1]
-        b = real.shape[0]
-        loss, p_real, p_fake = d_loss(logits[:b], logits[b:], self.cfg.real_label)
-        return loss, torch.stack([loss.detach(), p_real, p_fake])
+        logits = self.D(x, masks)[..., 0]                      # [E, 2B]
+        b = real.shape[1]
+        loss, p_real, p_fake = d_loss_members(logits[:, :b], logits[:, b:], self.real_label)
+        return loss.sum(), torch.stack([loss.detach(), p_real, p_fake], 1)   # stats [E, 3]
 
-    def _d_forward(self, real, z, eps):
+    def _d_forward(self, real, z, eps, masks):
         with torch.no_grad():
-            fake = self.G(z)                                   # [B, 784]
-        return self._d_on_fake(real, fake, eps)
+            fake = self.G(z)                                   # [E, B, 784]
+        return self._d_on_fake(real, fake, eps, masks)
 
-    def _g_on_fake(self, fake, eps):
-        loss, p_fake = g_loss(self.D(fake if eps is None else fake + eps), self.cfg.g_loss)
-        return loss, torch.stack([loss.detach(), p_fake])
+    def _g_on_fake(self, fake, eps, masks):
+        logits = self.D(fake if eps is None else fake + eps, masks)[..., 0]  # [E, B]
+        loss, p_fake = g_loss_members(logits, self.g_target, self.g_sign)
+        return loss.sum(), torch.stack([loss.detach(), p_fake], 1)            # stats [E, 2]
 
-    def _g_forward(self, z, eps):
-        return self._g_on_fake(self.G(z), eps)
+    def _g_forward(self, z, eps, masks):
+        return self._g_on_fake(self.G(z), eps, masks)
 
     def _g_fake(self, z):
         return self.G(z)
 
     # -- the steps --
-    def d_step(self, real: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
-        """One discriminator update on a real batch; returns [d_loss, D(x), D(G(z))]."""
-        b = real.shape[0]
-        self.opt_d.zero_grad(set_to_none=True)
+    def d_step(self, real: torch.Tensor, noise_scale: float = 1.0) -> torch.Tensor:
+        """One discriminator update of every member on its real batch [E, B, 784]; returns
+        [E, 3]: d_loss, D(x), D(G(z)). noise_scale anneals the instance noise."""
+        b = real.shape[1]
+        self.opt_d.zero_grad()
         z = self.z(b)
-        loss, stats = self._d_forward_fn(real, z, self.eps(2 * b, noise_std))
+        loss, stats = self._d_forward_fn(real, z, self.eps(2 * b, noise_scale),
+                                         self.masks(2 * b))
         loss.backward()
-        self.opt_d.step()
+        self.opt_d.step(self.lr_scales)
         return stats
 
-    def g_step(self, batch_size: int, noise_std: float = 0.0) -> torch.Tensor:
-        """One generator update through a frozen D; returns [g_loss, D(G(z))]."""
+    def g_step(self, batch_size: int, noise_scale: float = 1.0) -> torch.Tensor:
+        """One generator update of every member through its frozen D; returns [E, 2]: g_loss,
+        D(G(z))."""
         z = self.z(batch_size)
-        return self._g_update(lambda: self._g_forward_fn(z, self.eps(batch_size, noise_std)))
+        eps, masks = self.eps(batch_size, noise_scale), self.masks(batch_size)
+        return self._g_update(lambda: self._g_forward_fn(z, eps, masks))
 
-    def shared_step(self, real: torch.Tensor, noise_std: float = 0.0):
+    def shared_step(self, real: torch.Tensor, noise_scale: float = 1.0):
         """A D step and a G step on one G forward (k = 1); returns (D stats, G stats)."""
-        b = real.shape[0]
-        self.opt_d.zero_grad(set_to_none=True)
-        fake = self._g_fake_fn(self.z(b))                      # [B, 784], G's graph kept
-        loss, d_stats = self._d_on_fake_fn(real, fake.detach(), self.eps(2 * b, noise_std))
+        b = real.shape[1]
+        self.opt_d.zero_grad()
+        fake = self._g_fake_fn(self.z(b))                      # [E, B, 784], G's graph kept
+        loss, d_stats = self._d_on_fake_fn(real, fake.detach(), self.eps(2 * b, noise_scale),
+                                           self.masks(2 * b))
         loss.backward()
-        self.opt_d.step()
-        eps = self.eps(b, noise_std)
-        return d_stats, self._g_update(lambda: self._g_on_fake_fn(fake, eps))
+        self.opt_d.step(self.lr_scales)
+        eps, masks = self.eps(b, noise_scale), self.masks(b)
+        return d_stats, self._g_update(lambda: self._g_on_fake_fn(fake, eps, masks))
 
     def _g_update(self, forward) -> torch.Tensor:
-        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_g.zero_grad()
         self.D.requires_grad_(False)                           # no dW for D in this backward
         try:
             loss, stats = forward()
             loss.backward()
         finally:
             self.D.requires_grad_(True)
-        self.opt_g.step()
+        self.opt_g.step(self.lr_scales)
         self.update_ema()
         return stats
 
     def set_lr_scale(self, scale: float) -> None:
-        """Both learning rates at scale x their configured values (host floats: no sync)."""
-        for opt, lr in ((self.opt_d, self.cfg.d_lr), (self.opt_g, self.cfg.g_lr)):
-            for group in opt.param_groups:
-                group["lr"] = lr * scale
+        """The learning rates of the members on the linear schedule at scale x their configured
+        values (host floats: no sync); members on the constant schedule keep theirs."""
+        self.lr_scales = [scale if c.lr_schedule == "linear" else 1.0 for c in self.cfgs]
 
-    @torch.no_grad()
     def update_ema(self) -> None:
-        if self.G_ema is None:
-            return
-        t = self.ema_steps
-        decay = min(self.cfg.ema_decay, (1 + t) / (10 + t))
-        torch._foreach_lerp_(*self._ema_pairs, 1 - decay)
-        self.ema_steps += 1
+        if self.ema is not None:
+            self.ema.update()
 
-    # -- state, for checkpoints --
-    def state_dict(self) -> dict:
-        state = {"G": self.G.state_dict(), "D": self.D.state_dict(),
-                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                 "noise": self.noise.get_state(), "rng": torch.get_rng_state(),
+    @property
+    def ema_steps(self) -> int:
+        return self.ema.steps if self.ema is not None else 0
+
+    # -- state: one member's, in the checkpoint layout of a single run --
+    def member_state(self, e: int) -> dict:
+        def take(module):
+            return {k: v[e].clone() for k, v in module.state_dict().items()}
+        state = {"G": take(self.G), "D": take(self.D), "opt_g": self.opt_g.member_state(e),
+                 "opt_d": self.opt_d.member_state(e), **self.streams.state(e),
                  "ema_steps": self.ema_steps}
-        if self.G_ema is not None:
-            state["G_ema"] = self.G_ema.state_dict()
-        if self.device.type == "cuda":
-            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        if self.cfgs[e].ema_decay > 0:
+            state["G_ema"] = take(self.G_ema)
         return state
 
-    def load_state_dict(self, state: dict) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        noise = state["noise"]
-        if noise.numel() == self.noise.get_state().numel():
-            self.noise.set_state(noise)
-        else:   # saved on another device type (CPU and CUDA generators differ): a fresh stream
-            self.noise.manual_seed(self.cfg.seed + 1 + 1_000_003 * int(state.get("step", 0)))
-        if "rng" in state:
-            torch.set_rng_state(state["rng"])       # the CPU generator: D's dropout on the CPU
-        if self.device.type == "cuda" and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
-        self.ema_steps = state.get("ema_steps", 0)
-        if self.G_ema is not None:
-            self.G_ema.load_state_dict(state.get("G_ema", state["G"]))
+    @torch.no_grad()
+    def load_member_state(self, e: int, state: dict) -> None:
+        for name, module in (("G", self.G), ("D", self.D)):
+            own = module.state_dict()
+            for key, value in _dense_keys(state[name], own).items():
+                own[key][e].copy_(value)
+        self.opt_g.load_member_state(e, state["opt_g"])
+        self.opt_d.load_member_state(e, state["opt_d"])
+        self.streams.load_state(e, state, int(state.get("step", 0)))
+        if self.ema is not None:
+            self.ema.steps = state.get("ema_steps", 0)
+            own = self.G_ema.state_dict()
+            for key, value in state.get("G_ema", state["G"]).items():
+                own[key][e].copy_(value)
 
-    def parameters_finite(self) -> bool:
+    def state_dict(self) -> dict:
+        """A one-member GAN's state (a run's checkpoint)."""
+        assert self.members == 1, "state_dict is one member's: use member_state(e)"
+        return self.member_state(0)
+
+    def load_state_dict(self, state: dict) -> None:
+        assert self.members == 1, "load_state_dict is one member's: use load_member_state(e)"
+        self.load_member_state(0, state)
+
+    def finite(self) -> torch.Tensor:
+        """[E] bool: every parameter of the member's G and D is finite."""
         params = [p for m in (self.G, self.D) for p in m.parameters()]
-        return bool(torch.stack([torch.isfinite(p).all() for p in params]).all())
+        return torch.stack([torch.isfinite(p).flatten(1).all(1) for p in params]).all(0)
+
+    def subset(self, members) -> "GAN":
+        """A GAN of the given members only (indices into this one), their states carried over:
+        how a sweep drops a member that stopped."""
+        members = list(members)
+        out = GAN([self.cfgs[e] for e in members], self.device, self.compile, self.cuda_graphs)
+        for i, e in enumerate(members):
+            out.load_member_state(i, self.member_state(e))
+        out.lr_scales = [self.lr_scales[e] for e in members]
+        return out
+
+
+def _dense_keys(saved: dict, own: dict) -> dict:
+    """A checkpoint's D (or G) keys in this module's names: checkpoints written before D kept a
+    slot for every dropout site (a run without dropout: net.0, net.1, net.2) hold the same
+    tensors in the same order."""
+    if saved.keys() == own.keys():
+        return saved
+    if len(saved) != len(own):
+        raise KeyError(f"checkpoint holds {sorted(saved)}, the model {sorted(own)}")
+    return dict(zip(own.keys(), saved.values()))

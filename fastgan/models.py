@@ -1,14 +1,21 @@
-"""The paper's MLPs, computing only through the kernels ops.
+"""The paper's MLPs, computing only through the kernels ops, for E models of one shape at once.
 
-Generator     z [B, latent] -> 256 -> 512 -> 1024 -> 784, LeakyReLU hidden, tanh out.
-Discriminator x [B, 784] -> 512 -> 256 -> 1, LeakyReLU hidden, a logit out (the sigmoid lives
+Generator     z [E, B, latent] -> 256 -> 512 -> 1024 -> 784, LeakyReLU hidden, tanh out.
+Discriminator x [E, B, 784] -> 512 -> 256 -> 1, LeakyReLU hidden, a logit out (the sigmoid lives
 in the loss). As in the paper, D may drop out its input pixels and hidden units, and its hidden
 units may be maxout units (a linear_act(..., "none") of width units x pieces, max-pooled over
 the pieces). Widths, latent size, slope, dropout and maxout come from ModelConfig.
 
-Dropout is torch's (F.dropout): on CUDA under torch.compile, Inductor fuses it into the kernels
-around it; the CPU path and the CUDA path both draw a Bernoulli(1 - p) keep mask from the global
-generator and scale kept units by 1 / (1 - p), so both compute the same function in distribution.
+Members: every parameter has a leading member axis (weight [E, out, in], bias [E, out]), as
+PyTorch's ensembling recipe stacks models, and one linear_act launch serves every member. Member
+e is initialized from its own generator as nn.Linear is (uniform +-1/sqrt(in), weight then bias,
+layer by layer, G then D), so it starts where it would start alone. A member's parameter names
+are those of one model (G.net.0.weight ...): a member's checkpoint holds its slices.
+
+Dropout takes its keep masks from the caller (the GAN draws each member's from that member's
+own stream): `Discriminator.masks(bits)` turns 16 random bits per unit into keep / drop with the
+member's own rate and scales kept units by 1 / (1 - rate), so D(x, masks) is a pure function of
+its inputs (what torch.compile traces).
 """
 import math
 
@@ -20,66 +27,134 @@ from fastgan.kernels.linear_act import linear_act
 
 
 class Dense(nn.Module):
-    """weight [out, in], bias [out]; initialized as nn.Linear is (uniform +-1/sqrt(in))."""
+    """weight [E, out, in] and bias [E, out] for E members (members=None: [out, in] and [out],
+    one model, as the 1-D toy uses); initialized as nn.Linear is, member e from generators[e]
+    (the global generator when none is given)."""
 
-    def __init__(self, n_in: int, n_out: int, activation: str, slope: float):
+    def __init__(self, n_in: int, n_out: int, activation: str, slope: float,
+                 members: int | None = None, generators=None):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(n_out, n_in))
-        self.bias = nn.Parameter(torch.empty(n_out))
+        lead = () if members is None else (members,)
+        self.weight = nn.Parameter(torch.empty(*lead, n_out, n_in))
+        self.bias = nn.Parameter(torch.empty(*lead, n_out))
         self.activation, self.slope = activation, slope
         bound = 1.0 / math.sqrt(n_in)
-        nn.init.uniform_(self.weight, -bound, bound)
-        nn.init.uniform_(self.bias, -bound, bound)
+        with torch.no_grad():
+            if generators is None:
+                self.weight.uniform_(-bound, bound)
+                self.bias.uniform_(-bound, bound)
+            else:
+                for w, b, gen in zip(self.weight, self.bias, generators):  # init only
+                    w.uniform_(-bound, bound, generator=gen)
+                    b.uniform_(-bound, bound, generator=gen)
 
     def forward(self, x):
         return linear_act(x, self.weight, self.bias, self.activation, self.slope)
 
     def extra_repr(self):
-        return f"{self.weight.shape[1]} -> {self.weight.shape[0]}, {self.activation}"
+        return f"{self.weight.shape[-1]} -> {self.weight.shape[-2]}, {self.activation}"
 
 
-def mlp(sizes, last_activation: str, slope: float = 0.2) -> nn.Sequential:
+def mlp(sizes, last_activation: str, slope: float = 0.2, members: int | None = None,
+        generators=None) -> nn.Sequential:
     """Dense layers sizes[0] -> ... -> sizes[-1]; LeakyReLU between, last_activation at the end."""
     acts = ["leaky_relu"] * (len(sizes) - 2) + [last_activation]
-    return nn.Sequential(*(Dense(a, b, act, slope)
+    return nn.Sequential(*(Dense(a, b, act, slope, members, generators)
                            for a, b, act in zip(sizes[:-1], sizes[1:], acts)))
 
 
 class Generator(nn.Module):
-    def __init__(self, cfg: ModelConfig = ModelConfig()):
+    def __init__(self, cfg: ModelConfig = ModelConfig(), members: int = 1, generators=None):
         super().__init__()
-        self.latent_dim = cfg.latent_dim
+        self.latent_dim, self.members = cfg.latent_dim, members
         self.net = mlp([cfg.latent_dim, *cfg.g_hidden, cfg.image_dim], "tanh",
-                        cfg.negative_slope)
+                       cfg.negative_slope, members, generators)
 
-    def forward(self, z):          # [B, latent] -> [B, 784] in (-1, 1)
+    def forward(self, z):          # [E, B, latent] -> [E, B, 784] in (-1, 1)
+        if z.dim() == 2 and self.members == 1:            # one model: [B, latent] -> [B, 784]
+            return self.net(z.unsqueeze(0)).squeeze(0)
         return self.net(z)
 
 
 class Maxout(nn.Module):
     """units maxout units of `pieces` linear pieces each: max over pieces of (x W^T + b)."""
 
-    def __init__(self, n_in: int, units: int, pieces: int):
+    def __init__(self, n_in: int, units: int, pieces: int, members: int = 1, generators=None):
         super().__init__()
         self.units, self.pieces = units, pieces
-        self.linear = Dense(n_in, units * pieces, "none", 0.2)
+        self.linear = Dense(n_in, units * pieces, "none", 0.2, members, generators)
 
-    def forward(self, x):          # [B, in] -> [B, units * pieces] -> [B, units, pieces] -> max
-        return self.linear(x).view(x.shape[0], self.units, self.pieces).amax(dim=2)
+    def forward(self, x):   # [E, B, in] -> [E, B, units * pieces] -> [E, B, units, pieces] -> max
+        return self.linear(x).unflatten(-1, (self.units, self.pieces)).amax(dim=-1)
+
+
+# A rate p drops a unit when its 16 random bits, read as a signed int16 in [-32768, 32767], fall
+# below round(p * 65536) - 32768: the rate is applied at a resolution of 2^-16 (0.1 -> 0.1000061),
+# and kept units are scaled by 1 / (1 - that rate), so the mean of every unit stays unchanged.
+BITS = 1 << 16
+
+
+def quantized_rate(rate: float) -> float:
+    """The dropout rate a site applies for the configured rate (a multiple of 2^-16)."""
+    return round(rate * BITS) / BITS
+
+
+class Dropout(nn.Module):
+    """A dropout site of D with one rate per member; applies the mask it is given (x * mask, the
+    mask already scaled), and nothing without one. Buffers, per member [E]: the int16 threshold
+    below which 16 random bits drop a unit, and the scale of kept units."""
+
+    def __init__(self, rates, width: int):
+        super().__init__()
+        self.width = width
+        q = [quantized_rate(r) for r in rates]
+        self.drops = [r > 0 for r in q]
+        self.active = any(q)                           # a site no member drops at: skipped
+        self.register_buffer("threshold", torch.tensor([round(r * BITS) - BITS // 2 for r in q],
+                                                       dtype=torch.int16), persistent=False)
+        self.register_buffer("scale", torch.tensor([1.0 / (1.0 - r) for r in q]),
+                             persistent=False)
+
+    def mask(self, bits: torch.Tensor) -> torch.Tensor:
+        """bits int16 [E, R, width] -> mask [E, R, width]: the member's scale where kept, else 0
+        (a member of rate 0 keeps every unit, whatever its bits hold)."""
+        return torch.where(bits >= self.threshold[:, None, None], self.scale[:, None, None], 0.0)
+
+    def extra_repr(self):
+        return f"width {self.width}"
 
 
 class Discriminator(nn.Module):
-    def __init__(self, cfg: ModelConfig = ModelConfig()):
+    def __init__(self, cfg: ModelConfig = ModelConfig(), members: int = 1, generators=None,
+                 input_rates=None, hidden_rates=None):
+        """input_rates / hidden_rates: D's dropout rate of each member (default: cfg's for all).
+        Every site is there whatever its rates (so a member's parameter names never depend on
+        them: net.1, net.3, net.5 for two hidden layers); one where no member drops is skipped."""
         super().__init__()
-        layers = [nn.Dropout(cfg.d_input_dropout)] if cfg.d_input_dropout > 0 else []
+        input_rates = input_rates if input_rates is not None else [cfg.d_input_dropout] * members
+        hidden_rates = hidden_rates if hidden_rates is not None else [cfg.d_dropout] * members
+        layers = [Dropout(input_rates, cfg.image_dim)]
         sizes = [cfg.image_dim, *cfg.d_hidden]
         for a, b in zip(sizes[:-1], sizes[1:]):
-            layers.append(Maxout(a, b, cfg.d_maxout) if cfg.d_maxout > 0
-                          else Dense(a, b, "leaky_relu", cfg.negative_slope))
-            if cfg.d_dropout > 0:
-                layers.append(nn.Dropout(cfg.d_dropout))
-        layers.append(Dense(sizes[-1], 1, "none", cfg.negative_slope))
+            layers.append(Maxout(a, b, cfg.d_maxout, members, generators) if cfg.d_maxout > 0
+                          else Dense(a, b, "leaky_relu", cfg.negative_slope, members, generators))
+            layers.append(Dropout(hidden_rates, b))
+        layers.append(Dense(sizes[-1], 1, "none", cfg.negative_slope, members, generators))
         self.net = nn.Sequential(*layers)
+        self.sites = [m for m in self.net if isinstance(m, Dropout) and m.active]
 
-    def forward(self, x):          # [B, 784] -> [B, 1] logits
-        return self.net(x)
+    def masks(self, bits) -> list[torch.Tensor]:
+        """Each active site's mask [E, R, width], from bits(width, draw) -> int16 [E, R, width]
+        (the random bits of the members whose rate at the site is not 0), site by site: a
+        member draws bits only where it drops units, so its stream is what it would be alone."""
+        return [site.mask(bits(site.width, site.drops)) for site in self.sites]
+
+    def forward(self, x, masks=None):   # [E, B, 784] -> [E, B, 1] logits; masks: from masks()
+        sites = iter(masks) if masks is not None else None
+        for layer in self.net:
+            if isinstance(layer, Dropout):
+                if sites is not None and layer.active:
+                    x = x * next(sites)
+            else:
+                x = layer(x)
+        return x

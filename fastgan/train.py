@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fastgan.cli import Parser, UserError, run
-from fastgan.config import TrainConfig, add_flags, from_dict, from_flags, validate
+from fastgan.config import TrainConfig, add_flags, field_value, from_dict, from_flags, validate
 
 # Flags a resumed run may not change: they fix the model, the data order or the state's shape.
 FIXED_ON_RESUME = ("seed", "batch_size", "train_size", "k", "share_g_forward", "ema_decay",
@@ -35,7 +35,7 @@ def parse(argv) -> tuple[TrainConfig, Path, dict | None]:
         saved = from_dict(json.loads((run_dir / "config.json").read_text()))
         cfg = from_flags(given, saved)
         for name in FIXED_ON_RESUME:
-            old, new = _field(saved, name), _field(cfg, name)
+            old, new = field_value(saved, name), field_value(cfg, name)
             if old != new:
                 raise UserError(f"--resume: --{name.replace('_', '-')} {new} differs from the "
                                 f"run's {old}; it cannot change on resume (start a new run)")
@@ -52,10 +52,6 @@ def parse(argv) -> tuple[TrainConfig, Path, dict | None]:
     cfg.out, cfg.resume = str(run_dir), None
     validate(cfg)
     return cfg, run_dir, resume
-
-
-def _field(cfg: TrainConfig, name: str):
-    return getattr(cfg.model, name) if hasattr(cfg.model, name) else getattr(cfg, name)
 
 
 def main(argv=None) -> int:

@@ -1,10 +1,16 @@
-"""The training run: data on the device, the GAN, the loop of Algorithm 1, and its outputs.
+"""Training: E members of one shape trained together (a run is the one-member case), the loop of
+Algorithm 1, and each member's outputs.
 
 Each step runs k discriminator updates, each on a fresh real minibatch, then one generator
-update (or, with share_g_forward, both on one G forward). Writes into the run folder:
-config.json, metrics.jsonl, samples/epoch_NNN.png and samples/final.png (a fixed z, through the
-averaged G when one is kept), curves.png, checkpoints/, summary.json, and tensorboard/ when
-TensorBoard is installed. `fit(cfg)` runs a config to the end; fastgan.train is its command.
+update (or, with share_g_forward, both on one G forward), for every member at once. Each member
+writes into its own folder what a run writes: config.json, metrics.jsonl, samples/epoch_NNN.png
+and samples/final.png (a fixed z, through the averaged G when one is kept), curves.png,
+checkpoints/, summary.json, and tensorboard/ when TensorBoard is installed.
+
+A member that diverges (NaN or inf) or saturates (the collapse in which G learns nothing) stops
+there, its last good checkpoint kept and its summary naming why, while the others go on; a
+member that reaches --target-fid stops too, done. `fit(cfg)` runs one config to the end
+(fastgan.train is its command); fastgan.sweep runs groups of members through `Group`.
 """
 import json
 import math
@@ -21,16 +27,20 @@ from fastgan.cli import DivergenceError, Interrupted, UserError
 from fastgan.config import TrainConfig, to_dict, validate
 from fastgan.device import resolve_device
 from fastgan.evaluator import Evaluator
+from fastgan.files import atomic_write
 from fastgan.gan import GAN
 from fastgan.images import grid, write_png
-from fastgan.monitor import Monitor
+from fastgan.monitor import Log, Progress
 from fastgan.plots import curves
+from fastgan.streams import generator
 
 SAMPLE_GRID = 64  # fixed-z samples in each grid (8 x 8)
 # A saturated D (the collapse the paper warns of: log(1 - D(G(z))) saturates, G learns nothing):
 # D(x) above 1 - SATURATED and D(G(z)) below SATURATED in this many consecutive log records
 # (or in the last record of the run). Healthy training, early steps included, stays far from it.
 SATURATED, SATURATED_RECORDS = 1e-3, 2
+STOPPED = ("diverged", "saturated")       # the statuses of a member that stopped early
+
 
 def setup_backend(cfg: TrainConfig, device: torch.device) -> None:
     if cfg.backend == "triton" and not kernels.triton_available(device):
@@ -41,17 +51,43 @@ def setup_backend(cfg: TrainConfig, device: torch.device) -> None:
         torch.backends.cuda.matmul.allow_tf32 = cfg.precision == "tf32"
 
 
-def fixed_z(cfg: TrainConfig, device) -> torch.Tensor:
-    """The same z for every sample grid of a run, on any device."""
-    gen = torch.Generator().manual_seed(cfg.seed + 2)
-    return torch.randn(SAMPLE_GRID, cfg.model.latent_dim, generator=gen).to(device)
+def fixed_z(cfgs, device) -> torch.Tensor:
+    """The same z for every sample grid of a member, on any device: [E, 64, latent]."""
+    return torch.stack([torch.randn(SAMPLE_GRID, c.model.latent_dim,
+                                    generator=generator(c.seed, "grid")) for c in cfgs]).to(device)
 
 
-class Run:
-    """One training run: data, GAN, outputs. `train()` runs it to the end."""
+def steps_per_epoch(cfg: TrainConfig) -> int:
+    return (min(cfg.train_size, 60000) // cfg.batch_size) // cfg.k
+
+
+def total_steps(cfg: TrainConfig) -> int:
+    return cfg.steps or cfg.epochs * steps_per_epoch(cfg)
+
+
+class Member:
+    """One member's config, folder and bookkeeping while its group trains."""
 
     def __init__(self, cfg: TrainConfig, run_dir: Path, resume: dict | None = None):
-        self.cfg, self.run_dir = cfg, run_dir
+        self.cfg, self.dir, self.resume = cfg, Path(run_dir), resume
+        self.last_ckpt = resume.get("path") if resume else None
+        self.saturated = 0                   # consecutive saturated log records
+        self.status, self.reason, self.reached = "running", None, None
+        self.eval_s = 0.0
+        self.log = None
+
+    def stop(self, status: str, reason: str | None = None) -> None:
+        self.status, self.reason = status, reason
+
+
+class Group:
+    """Members of one shape (config.group_key) trained batched: data, GAN, outputs.
+    `train()` runs them to the end; each member's summary lands in its folder."""
+
+    def __init__(self, members: list[Member], progress: Progress | None = None,
+                 final_eval: bool = False):
+        self.members = members
+        cfg = self.cfg = members[0].cfg
         self.device = resolve_device(cfg.device)
         setup_backend(cfg, self.device)
         self.compile = self.device.type == "cuda" if cfg.compile is None else cfg.compile
@@ -59,39 +95,52 @@ class Run:
             raise UserError("--cuda-graphs needs --device cuda and compiled steps (--compile)")
         images, _ = data.load_split(data.find(cfg.data_dir), "train")
         self.batches = data.Batches(data.to_unit_range(images[:cfg.train_size], self.device),
-                                    cfg.batch_size, cfg.seed)
+                                    cfg.batch_size, [m.cfg.seed for m in members])
         self.steps_per_epoch = self.batches.per_epoch // cfg.k
         if self.steps_per_epoch < 1:
             raise UserError(f"--train-size {cfg.train_size} holds fewer than k={cfg.k} batches")
-        self.total = cfg.steps or cfg.epochs * self.steps_per_epoch
-        self.gan = GAN(cfg, self.device, self.compile, cfg.cuda_graphs)
+        self.total = total_steps(cfg)
+        self.gan = GAN([m.cfg for m in members], self.device, self.compile, cfg.cuda_graphs)
         self.step = 0
-        if resume is not None:
-            self.gan.load_state_dict(resume)
-            self.step = resume["step"]
-        self.fixed_z = fixed_z(cfg, self.device)
+        resumed = [m.resume for m in members if m.resume is not None]
+        if resumed:
+            if len(resumed) != len(members) or len({r["step"] for r in resumed}) != 1:
+                raise ValueError("a group resumes all its members from one step")
+            for e, m in enumerate(members):
+                self.gan.load_member_state(e, m.resume)
+            self.step = resumed[0]["step"]
+        self.fixed_z = fixed_z([m.cfg for m in members], self.device)
         self.eval_every = cfg.eval_every or (1 if cfg.target_fid is not None else 0)
-        self.evaluator, self.eval_s, self.reached = None, 0.0, None
-        self.last_ckpt = resume.get("path") if resume else None
-        self.saturated = 0                   # consecutive saturated log records
+        self.final_eval = final_eval or bool(self.eval_every)
+        self.evaluator = None
+        self.progress = progress
         self.stop_signal = None
 
-    # -- outputs --
-    def save_samples(self, name: str) -> Path:
+    # -- outputs, for the members still training (self.members, aligned with the GAN) --
+    def save_samples(self, name: str) -> list[Path]:
         with torch.no_grad():
-            img = grid(self.gan.sampler(self.fixed_z), nrow=8)
-        self.monitor.image("samples", img, self.step)
-        return write_png(self.run_dir / "samples" / f"{name}.png", img)
+            images = self.gan.sampler(self.fixed_z)                     # [E, 64, 784]
+        paths = []
+        for m, x in zip(self.members, images):
+            img = grid(x, nrow=8)
+            m.log.image("samples", img, self.step)
+            paths.append(write_png(m.dir / "samples" / f"{name}.png", img))
+        return paths
 
-    def save_checkpoint(self) -> None:
-        if not self.gan.parameters_finite():
-            raise DivergenceError(f"parameters are not finite at step {self.step}; last good "
-                                  f"checkpoint: {self.last_ckpt}")
-        self.last_ckpt = checkpoint.save(self.run_dir, self.step, self.gan.state_dict(),
-                                         to_dict(self.cfg))
+    def save_checkpoints(self) -> None:
+        """A checkpoint of every member; a member whose parameters are not finite gets none and
+        stops (diverged)."""
+        finite = self.gan.finite().tolist()
+        for e, m in enumerate(self.members):
+            if not finite[e]:
+                m.stop("diverged", f"parameters are not finite at step {self.step}; last good "
+                       f"checkpoint: {m.last_ckpt}")
+                continue
+            m.last_ckpt = checkpoint.save(m.dir, self.step, self.gan.member_state(e),
+                                          to_dict(m.cfg))
 
-    def save_curves(self) -> Path:
-        recs = [r for r in self.monitor.records if "d_loss" in r]
+    def save_curves(self, m: Member) -> Path:
+        recs = [r for r in m.log.records if "d_loss" in r]
         steps = [r["step"] for r in recs]
         panels = [
             ("losses", "mean loss over the interval",
@@ -101,99 +150,142 @@ class Run:
             ("discriminator outputs", "mean D output",
              {"D(x)": (steps, [r["d_x"] for r in recs]),
               "D(G(z))": (steps, [r["d_g_z"] for r in recs])}, {"1/2 (the optimum)": 0.5}, False)]
-        evals = [r for r in self.monitor.records if "fid" in r]
+        evals = [r for r in m.log.records if "fid" in r]
         if evals:
             series = {"FID (samples' G)": ([r["step"] for r in evals], [r["fid"] for r in evals])}
             if "raw_fid" in evals[-1]:
                 raw = [r for r in evals if "raw_fid" in r]
                 series["FID (trained G)"] = ([r["step"] for r in raw], [r["raw_fid"] for r in raw])
             panels.append(("classifier FID, 10k samples", "FID (log scale)", series, {}, True))
-        return curves(self.run_dir / "curves.png", panels)
+        return curves(m.dir / "curves.png", panels)
 
-    def evaluate(self, train_s: float) -> dict:
-        """Classifier scores of 10k samples (z from a fixed seed); logged as an eval record."""
+    def evaluate(self, train_s: float) -> None:
+        """Classifier scores of 10k samples of every member (z from its eval stream), batched;
+        logged as each member's eval record. A member that reaches --target-fid is done."""
         t0 = time.perf_counter()
         if self.evaluator is None:
-            self.evaluator = Evaluator(self.cfg.data_dir, self.device, log=print)
-        scores = self.evaluator.score_generator(self.gan.sampler, seed=self.cfg.seed + 3)
-        rec = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
-               "fid": scores["fid"], "is": scores["is"], "modes": scores["modes"],
-               "confident": scores["confident"], "histogram": scores["histogram"]}
+            self.evaluator = Evaluator(self.cfg.data_dir, self.device, log=self.progress.write)
+        gens = lambda: [generator(m.cfg.seed, "eval") for m in self.members]
+        scores = self.evaluator.score_members(self.gan.sampler, gens())
+        raw = None
         if self.gan.G_ema is not None:      # what the average buys: the trained G's scores too
-            raw = self.evaluator.score_generator(self.gan.G, seed=self.cfg.seed + 3)
-            rec.update(raw_fid=raw["fid"], raw_is=raw["is"], raw_modes=raw["modes"])
-        self.eval_s += time.perf_counter() - t0
-        rec.update(train_s=train_s, eval_s=time.perf_counter() - t0)
-        self.monitor.log(rec)
-        if self.cfg.target_fid is not None and scores["fid"] <= self.cfg.target_fid \
-                and self.reached is None:
-            self.reached = {"step": self.step, "fid": scores["fid"], "train_s": train_s}
-        return rec
+            raw = self.evaluator.score_members(self.gan.G, gens())
+        seconds = time.perf_counter() - t0
+        records = []
+        for e, m in enumerate(self.members):
+            sc = scores[e]
+            rec = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
+                   "fid": sc["fid"], "is": sc["is"], "modes": sc["modes"],
+                   "confident": sc["confident"], "histogram": sc["histogram"]}
+            if raw is not None and m.cfg.ema_decay > 0:
+                rec.update(raw_fid=raw[e]["fid"], raw_is=raw[e]["is"], raw_modes=raw[e]["modes"])
+            rec.update(train_s=train_s, eval_s=seconds)
+            m.eval_s += seconds
+            m.log.log(rec)
+            records.append(rec)
+            if m.cfg.target_fid is not None and sc["fid"] <= m.cfg.target_fid \
+                    and m.reached is None:
+                m.reached = {"step": self.step, "fid": sc["fid"], "train_s": train_s}
+        self.progress.show(self.step, self.total, records)
 
     # -- the loop --
-    def _record(self, acc_d, acc_g, n: int, steps_per_s: float, wall: float) -> dict:
-        d = (acc_d / (n * self.cfg.k)).tolist()          # the host sync of this interval
-        g = (acc_g / n).tolist()
-        rec = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4), "d_loss": d[0],
-               "g_loss": g[0], "d_x": d[1], "d_g_z": d[2], "steps_per_s": steps_per_s,
-               "wall_s": wall}
-        if not all(math.isfinite(v) for v in d + g):
-            raise DivergenceError(f"training diverged by step {self.step} (d_loss={d[0]}, "
-                                  f"g_loss={g[0]}); last good checkpoint: {self.last_ckpt}")
-        self.saturated = self.saturated + 1 if d[1] > 1 - SATURATED and d[2] < SATURATED else 0
-        if self.saturated >= SATURATED_RECORDS or (self.saturated and self.step >= self.total):
-            raise DivergenceError(
-                f"the discriminator saturated by step {self.step}: D(x) = {d[1]:.4g}, "
-                f"D(G(z)) = {d[2]:.3g}, g_loss = {g[0]:.4g} (G gets no useful gradient; try a "
-                f"lower --lr); last good checkpoint: {self.last_ckpt}")
-        return rec
+    def _records(self, acc_d, acc_g, n: int, steps_per_s: float, wall: float) -> list[dict]:
+        """Each member's log record of the interval (the host sync of this interval); stops the
+        members that diverged or saturated."""
+        d_all = (acc_d / (n * self.cfg.k)).tolist()
+        g_all = (acc_g / n).tolist()
+        records = []
+        for m, d, g in zip(self.members, d_all, g_all):
+            rec = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
+                   "d_loss": d[0], "g_loss": g[0], "d_x": d[1], "d_g_z": d[2],
+                   "steps_per_s": steps_per_s, "wall_s": wall}
+            m.log.log(rec)
+            records.append(rec)
+            if not all(math.isfinite(v) for v in d + g):
+                m.stop("diverged", f"training diverged by step {self.step} (d_loss={d[0]}, "
+                       f"g_loss={g[0]}); last good checkpoint: {m.last_ckpt}")
+                continue
+            m.saturated = m.saturated + 1 if d[1] > 1 - SATURATED and d[2] < SATURATED else 0
+            if m.saturated >= SATURATED_RECORDS or (m.saturated and self.step >= self.total):
+                m.stop("saturated",
+                       f"the discriminator saturated by step {self.step}: D(x) = {d[1]:.4g}, "
+                       f"D(G(z)) = {d[2]:.3g}, g_loss = {g[0]:.4g} (G gets no useful gradient; "
+                       f"try a lower --lr); last good checkpoint: {m.last_ckpt}")
+        self.progress.show(self.step, self.total, records)
+        return records
+
+    def _drop_finished(self, acc_d, acc_g):
+        """Members that stopped leave the batched state (their folders keep what they wrote)."""
+        keep = [e for e, m in enumerate(self.members) if m.status == "running"]
+        if len(keep) == len(self.members):
+            return acc_d, acc_g
+        for m in self.members:
+            if m.status != "running":
+                self._finish(m)
+        self.members = [self.members[e] for e in keep]
+        if keep:
+            self.gan = self.gan.subset(keep)
+            self.batches = self.batches.select(keep)
+            self.fixed_z = self.fixed_z[keep]
+        return acc_d[keep], acc_g[keep]
 
     def _on_signal(self, signum, frame):
         self.stop_signal = signum
 
-    def train(self) -> dict:
-        cfg, gan = self.cfg, self.gan
-        self.monitor = Monitor(self.run_dir, self.total, cfg.progress, cfg.tensorboard, self.step)
+    def train(self) -> list[Member]:
+        """Trains every member to its end (or its stop); returns the members, each with its
+        status, and its summary written as summary.json."""
+        cfg, k = self.cfg, self.cfg.k
+        self.all_members = list(self.members)
+        if self.progress is None:
+            self.progress = Progress(self.total, cfg.progress, self.step)
+        for m in self.members:
+            m.log = Log(m.dir, cfg.tensorboard, self.step)
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        acc_d = torch.zeros(3, device=self.device)
-        acc_g = torch.zeros(2, device=self.device)
-        start_step, n, compile_s, t_start = self.step, 0, 0.0, time.perf_counter()
-        t_mark, mark_step = t_start, self.step
-        if self.last_ckpt is None:
-            self.save_checkpoint()               # the initial state: a good checkpoint always exists
+        E = len(self.members)
+        acc_d = torch.zeros(E, 3, device=self.device)
+        acc_g = torch.zeros(E, 2, device=self.device)
+        self.start_step, n, self.compile_s = self.step, 0, 0.0
+        self.t_start = time.perf_counter()
+        t_mark, mark_step = self.t_start, self.step
+        eval_s = 0.0
+        if all(m.last_ckpt is None for m in self.members):
+            self.save_checkpoints()              # the initial state: a good checkpoint always exists
         try:
-            while self.step < self.total:
+            while self.step < self.total and self.members:
                 left = 1 - self.step / self.total          # 1 at the start, 1/total at the end
-                std = cfg.instance_noise * left            # instance noise annealed to 0
-                if cfg.lr_schedule == "linear":
-                    gan.set_lr_scale(left)
-                if gan.shared:
-                    d_stats, g_stats = gan.shared_step(self.batches.get(self.step), std)
+                if any(m.cfg.lr_schedule == "linear" for m in self.members):
+                    self.gan.set_lr_scale(left)
+                if self.gan.shared:
+                    d_stats, g_stats = self.gan.shared_step(self.batches.get(self.step), left)
                     acc_d += d_stats
                     acc_g += g_stats
                 else:
-                    for j in range(cfg.k):
-                        acc_d += gan.d_step(self.batches.get(self.step * cfg.k + j), std)
-                    acc_g += gan.g_step(cfg.batch_size, std)
+                    for j in range(k):
+                        acc_d += self.gan.d_step(self.batches.get(self.step * k + j), left)
+                    acc_g += self.gan.g_step(cfg.batch_size, left)
                 self.step += 1
                 n += 1
-                self.monitor.tick()
-                if self.step == start_step + 1:  # the first step compiles / warms up: apart
+                self.progress.tick(len(self.members))
+                if self.step == self.start_step + 1:  # the first step compiles / warms up: apart
                     if self.device.type == "cuda":
                         torch.cuda.synchronize(self.device)
-                    compile_s = time.perf_counter() - t_start
+                    self.compile_s = time.perf_counter() - self.t_start
                     t_mark, mark_step = time.perf_counter(), self.step
                 epoch_end = self.step % self.steps_per_epoch == 0
                 ckpt_due = self.step % cfg.ckpt_every == 0 or self.step == self.total
                 if self.step % cfg.log_every == 0 or ckpt_due or epoch_end or self.stop_signal:
                     now = time.perf_counter()
                     rate = (self.step - mark_step) / (now - t_mark) if now > t_mark else 0.0
-                    rec = self._record(acc_d, acc_g, n, rate, now - t_start - compile_s)
-                    self.monitor.log(rec)
+                    self._records(acc_d, acc_g, n, rate,
+                                  now - self.t_start - self.compile_s - eval_s)
                     acc_d.zero_()
                     acc_g.zero_()
                     n = 0
                     t_mark, mark_step = time.perf_counter(), self.step
+                    acc_d, acc_g = self._drop_finished(acc_d, acc_g)
+                    if not self.members:
+                        break
                 if epoch_end:
                     epoch = self.step // self.steps_per_epoch
                     self.save_samples(f"epoch_{epoch:03d}")
@@ -201,36 +293,79 @@ class Run:
                                             or self.step == self.total):
                         if self.device.type == "cuda":
                             torch.cuda.synchronize(self.device)
-                        self.evaluate(time.perf_counter() - t_start - compile_s - self.eval_s)
+                        t0 = time.perf_counter()
+                        self.evaluate(t0 - self.t_start - self.compile_s - eval_s)
+                        eval_s += time.perf_counter() - t0
                         t_mark, mark_step = time.perf_counter(), self.step
-                        if self.reached:
-                            self.total = self.step       # target met: stop here
+                        for m in self.members:
+                            if m.reached:
+                                m.stop("done")           # target met: this member stops here
+                        if any(m.reached for m in self.members):
                             ckpt_due = True
                 if ckpt_due or self.stop_signal:
-                    self.save_checkpoint()
+                    self.save_checkpoints()
+                    acc_d, acc_g = self._drop_finished(acc_d, acc_g)
                 if self.stop_signal:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
-            self.monitor.close()
-            raise Interrupted(f"interrupted at step {self.step}; checkpoint {self.last_ckpt}; "
-                            f"continue with --resume {self.run_dir}") from None
+            for m in self.members:
+                m.log.close()
+            self.progress.close()
+            where = ", ".join(str(m.last_ckpt) for m in self.members[:1])
+            raise Interrupted(f"interrupted at step {self.step}; checkpoint {where}"
+                              + (f" (and {len(self.members) - 1} more)" if len(self.members) > 1
+                                 else "")) from None
         finally:
             for s, handler in old.items():
                 signal.signal(s, handler)
-        wall = time.perf_counter() - t_start - compile_s - self.eval_s
-        last_eval = [r for r in self.monitor.records if "fid" in r]
-        if self.eval_every and (not last_eval or last_eval[-1]["step"] != self.step):
-            self.evaluate(wall)
-            last_eval = [r for r in self.monitor.records if "fid" in r]
-        summary = {"steps": self.step, "train_s": wall, "compile_s": compile_s,
-                   "eval_s": self.eval_s, "target": self.reached,
-                   "scores": ({k: last_eval[-1][k] for k in ("fid", "is", "modes", "confident")}
-                              if self.eval_every else None),
-                   "steps_per_s": (self.step - start_step - 1) / max(wall, 1e-9),
-                   "samples": str(self.save_samples("final")),
-                   "curves": str(self.save_curves()), "checkpoint": str(self.last_ckpt)}
-        self.monitor.close()
-        return summary
+        self.wall = time.perf_counter() - self.t_start - self.compile_s - eval_s
+        for m in self.members:
+            m.stop("done")
+        if self.members and self.final_eval:
+            last = [r for r in self.members[0].log.records if "fid" in r]
+            if not last or last[-1]["step"] != self.step:
+                self.evaluate(self.wall)
+        for m in self.members:
+            self._finish(m)
+        return self.all_members
+
+    def _finish(self, m: Member) -> None:
+        """A member's last outputs (final grid, curves, summary.json), whatever its status."""
+        e = self.members.index(m)
+        samples = None                       # a member that stopped keeps its epoch grids
+        if m.status not in STOPPED:
+            with torch.no_grad():
+                img = grid(self.gan.sampler(self.fixed_z[e:e + 1])[0], nrow=8)
+            samples = write_png(m.dir / "samples" / "final.png", img)
+        wall = time.perf_counter() - self.t_start - self.compile_s - m.eval_s
+        if m.status == "done":
+            wall = getattr(self, "wall", wall)
+        last_eval = [r for r in m.log.records if "fid" in r]
+        done_steps = self.step - self.start_step
+        summary = {"status": m.status, "reason": m.reason, "steps": self.step,
+                   "train_s": wall, "compile_s": self.compile_s, "eval_s": m.eval_s,
+                   "target": m.reached,
+                   "scores": ({k: last_eval[-1][k] for k in ("fid", "is", "modes", "confident",
+                                                             "histogram")}
+                              if last_eval else None),
+                   "steps_per_s": max(done_steps - 1, 0) / max(wall, 1e-9),
+                   "samples": str(samples) if samples else None, "curves": str(self.save_curves(m)),
+                   "checkpoint": str(m.last_ckpt)}
+        m.summary = summary
+        atomic_write(m.dir / "summary.json",
+                     lambda f: f.write((json.dumps(summary, indent=2) + "\n").encode()))
+        m.log.close()
+
+
+def prepare(cfg: TrainConfig, run_dir: Path, resume: dict | None) -> None:
+    """A member's folder before it trains: no other run in it unless resuming, partial
+    checkpoint files cleaned, config.json written."""
+    if resume is None and checkpoint.list_checkpoints(run_dir):
+        raise UserError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for tmp in checkpoint.clean_partial(run_dir):
+        print(f"removed {tmp}, a partial checkpoint an interrupted run left", file=sys.stderr)
+    (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
 
 
 def fit(cfg: TrainConfig, resume: dict | None = None) -> dict:
@@ -238,20 +373,24 @@ def fit(cfg: TrainConfig, resume: dict | None = None) -> dict:
     validate(cfg)
     run_dir = Path(cfg.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
     cfg.out = str(run_dir)
+    if resume is not None and total_steps(cfg) < resume["step"]:
+        raise UserError(f"--resume: the run would end at step {total_steps(cfg)}, before the "
+                        f"checkpoint's step {resume['step']} (raise --epochs or --steps)")
     if resume is None and checkpoint.list_checkpoints(run_dir):
         raise UserError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
-    run_ = Run(cfg, run_dir, resume)
-    if run_.total < run_.step:
-        raise UserError(f"--resume: the run would end at step {run_.total}, before the "
-                        f"checkpoint's step {run_.step} (raise --epochs or --steps)")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for tmp in checkpoint.clean_partial(run_dir):
-        print(f"removed {tmp}, a partial checkpoint an interrupted run left", file=sys.stderr)
-    (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
-    where = (f"{run_.device}, {'compiled' if run_.compile else 'eager'}"
+    member = Member(cfg, run_dir, resume)
+    group = Group([member])
+    prepare(cfg, run_dir, resume)
+    where = (f"{group.device}, {'compiled' if group.compile else 'eager'}"
              f"{' + CUDA graphs' if cfg.cuda_graphs else ''}, backend {cfg.backend}")
-    print(f"training {run_.total} steps ({run_.steps_per_epoch}/epoch) from step {run_.step} "
+    print(f"training {group.total} steps ({group.steps_per_epoch}/epoch) from step {group.step} "
           f"on {where} -> {run_dir}", flush=True)
-    summary = run_.train()
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    try:
+        group.train()
+    except Interrupted as e:
+        raise Interrupted(f"{e}; continue with --resume {run_dir}") from None
+    if member.status in STOPPED:
+        raise DivergenceError(member.reason)
+    s = member.summary
+    return {k: s[k] for k in ("steps", "train_s", "compile_s", "eval_s", "target", "scores",
+                              "steps_per_s", "samples", "curves", "checkpoint")}

@@ -1,7 +1,10 @@
 """Fused linear + activation: Y = act(X W^T + b), with its backward, as Triton kernels.
 
-Shapes: X [M, K], W [N, K], b [N] or None -> Y [M, N]; any M, N, K >= 1 (edges masked), any
-strides (a stride-0 gradient from `.sum()` works as is). dtypes: float32 (dot precision "ieee" or
+Shapes: X [M, K], W [N, K], b [N] or None -> Y [M, N], or with a leading member axis (E models
+of one shape, stacked) X [E, M, K], W [E, N, K], b [E, N] -> Y [E, M, N]: one launch serves
+every member, the member a grid axis (program_id(1)) whose index moves each base pointer once
+by its member stride (int64, so a large E cannot overflow). Any M, N, K, E >= 1 (edges masked),
+any strides (a stride-0 gradient from `.sum()`, or an input shared by all members, works as is). dtypes: float32 (dot precision "ieee" or
 "tf32") or bfloat16 (fp32 accumulation); X, W and b share one dtype.
 act: "leaky_relu" (slope in (0, 1)), "tanh" or "none", applied to the fp32 accumulator before the
 one store.
@@ -13,6 +16,7 @@ Backward, from the saved output Y rather than the pre-activation Z (one M x N te
     dZ = dY * act'(Y)        recomputed tile by tile inside both GEMMs, never stored
     dX = dZ W                [M, N] @ [N, K]  (kernel _dx)
     dW = dZ^T X              [N, M] @ [M, K]  (kernel _dw), db = sum_rows dZ fused into it
+each per member: member e's result depends on its own tensors alone, whatever E is.
 """
 import os
 
@@ -40,8 +44,9 @@ DTYPES = (torch.float32, torch.bfloat16)
 # `smem_bytes`, an upper bound of what the compiler allocates; `_prune` keeps, before any compile,
 # the tiles of the launch's kind that fit the GPU at hand (an sm_80 block has 163 KB, sm_90
 # 227 KB), so no autotune run compiles a config that cannot load. bench/aot_check.py compiles
-# them all ahead of time. The key: the power-of-two bucket of the batch, the layer's N and K, and
-# what changes the kernel (activation, bias, precision; Triton adds the tensors' dtypes).
+# them all ahead of time. The key: the power-of-two buckets of the batch and of the member count
+# (E members make E times the CTAs, so the best tile moves with E), the layer's N and K, and what
+# changes the kernel (activation, bias, precision; Triton adds the tensors' dtypes).
 TILES = {
     "fwd": {
         "tf32": [(32, 64, 64, 4, 4), (64, 64, 32, 4, 4), (64, 128, 64, 4, 3), (128, 64, 32, 8, 3),
@@ -68,7 +73,7 @@ TILES = {
                  (128, 64, 32, 4, 3), (128, 128, 32, 8, 3)],
     },
 }
-_KEY = ["M_BUCKET", "N", "K", "ACT", "PRECISION"]
+_KEY = ["M_BUCKET", "E_BUCKET", "N", "K", "ACT", "PRECISION"]
 # FASTGAN_AUTOTUNE=0 (the test suites set it): the first tile of each kind only, no tuning, so a
 # first run of the CUDA tests compiles each kernel variant once instead of once per tile.
 TUNE = os.environ.get("FASTGAN_AUTOTUNE", "1") != "0"
@@ -183,10 +188,16 @@ def _tile_ids(pid, num_a, num_b, GROUP: tl.constexpr):
 
 @triton.autotune(configs=_configs("fwd"), key=_KEY + ["HAS_BIAS"], **_prune("fwd"))
 @triton.jit
-def _fwd(x_ptr, w_ptr, b_ptr, y_ptr, M, N, K, M_BUCKET,
-         sxm, sxk, swn, swk, sym, syn, slope,
+def _fwd(x_ptr, w_ptr, b_ptr, y_ptr,          # x [E, M, K], w [E, N, K], b [E, N], y [E, M, N]
+         M, N, K, M_BUCKET, E_BUCKET,
+         sxe, sxm, sxk, swe, swn, swk, sbe, sye, sym, syn, slope,
          ACT: tl.constexpr, HAS_BIAS: tl.constexpr, PRECISION: tl.constexpr,
          BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    e = tl.program_id(1).to(tl.int64)                                            # the member
+    x_ptr += e * sxe
+    w_ptr += e * swe
+    b_ptr += e * sbe
+    y_ptr += e * sye
     pid_m, pid_n = _tile_ids(tl.program_id(0), tl.cdiv(M, BLOCK_M), tl.cdiv(N, BLOCK_N), 8)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -208,11 +219,17 @@ def _fwd(x_ptr, w_ptr, b_ptr, y_ptr, M, N, K, M_BUCKET,
 
 @triton.autotune(configs=_configs("dx"), key=_KEY, **_prune("dx"))
 @triton.jit
-def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K, M_BUCKET,
-        sdm, sdn, sym, syn, swn, swk, sxm, sxk, slope,
+def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr,         # dy, y [E, M, N], w [E, N, K], dx [E, M, K]
+        M, N, K, M_BUCKET, E_BUCKET,
+        sde, sdm, sdn, sye, sym, syn, swe, swn, swk, sxe, sxm, sxk, slope,
         ACT: tl.constexpr, PRECISION: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
-    # dX [M, K] = dZ [M, N] @ W [N, K]; tiles over (M, K), loop over N.
+    # dX [M, K] = dZ [M, N] @ W [N, K] of member e; tiles over (M, K), loop over N.
+    e = tl.program_id(1).to(tl.int64)
+    dy_ptr += e * sde
+    y_ptr += e * sye
+    w_ptr += e * swe
+    dx_ptr += e * sxe
     pid_m, pid_k = _tile_ids(tl.program_id(0), tl.cdiv(M, BLOCK_M), tl.cdiv(K, BLOCK_K), 8)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rk = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
@@ -233,12 +250,19 @@ def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K, M_BUCKET,
 
 @triton.autotune(configs=_configs("dw"), key=_KEY + ["HAS_BIAS"], **_prune("dw"))
 @triton.jit
-def _dw(dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr, M, N, K, M_BUCKET,
-        sdm, sdn, sym, syn, sxm, sxk, swn, swk, slope,
+def _dw(dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr,  # dy, y [E, M, N], x [E, M, K], dw [E, N, K], db [E, N]
+        M, N, K, M_BUCKET, E_BUCKET,
+        sde, sdm, sdn, sye, sym, syn, sxe, sxm, sxk, swe, swn, swk, sbe, slope,
         ACT: tl.constexpr, HAS_BIAS: tl.constexpr, PRECISION: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
-    # dW [N, K] = dZ^T [N, M] @ X [M, K]; tiles over (N, K), loop over M.
+    # dW [N, K] = dZ^T [N, M] @ X [M, K] of member e; tiles over (N, K), loop over M.
     # db [N] = sum over M of dZ: the row sums of the same dZ^T tiles, stored by the pid_k == 0 column.
+    e = tl.program_id(1).to(tl.int64)
+    dy_ptr += e * sde
+    y_ptr += e * sye
+    x_ptr += e * sxe
+    dw_ptr += e * swe
+    db_ptr += e * sbe
     pid_n, pid_k = _tile_ids(tl.program_id(0), tl.cdiv(N, BLOCK_N), tl.cdiv(K, BLOCK_K), 8)
     rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     rk = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
@@ -268,19 +292,22 @@ def _bucket(m: int) -> int:
     return triton.next_power_of_2(m)
 
 
-def _grid(a, b, block_a, block_b):
-    return lambda meta: (triton.cdiv(a, meta[block_a]) * triton.cdiv(b, meta[block_b]),)
+def _grid(a, b, block_a, block_b, members):
+    # axis 0: the (a, b) tiles of one member in grouped order; axis 1: the members
+    return lambda meta: (triton.cdiv(a, meta[block_a]) * triton.cdiv(b, meta[block_b]), members)
 
 
 def _check(x, weight, bias, act, slope, precision):
-    if x.dim() != 2 or weight.dim() != 2:
-        raise ValueError(f"linear_act: x and weight must be 2-D, got {tuple(x.shape)} and "
+    if x.dim() not in (2, 3) or weight.dim() != x.dim():
+        raise ValueError(f"linear_act: x and weight must both be 2-D ([M, K], [N, K]) or both "
+                         f"3-D ([E, M, K], [E, N, K]), got {tuple(x.shape)} and "
                          f"{tuple(weight.shape)}")
-    if x.shape[1] != weight.shape[1] or 0 in x.shape or 0 in weight.shape:
+    if x.shape[-1] != weight.shape[-1] or 0 in x.shape or 0 in weight.shape or (
+            x.dim() == 3 and x.shape[0] != weight.shape[0]):
         raise ValueError(f"linear_act: x {tuple(x.shape)} and weight {tuple(weight.shape)} do "
-                         "not match as [M, K] and [N, K] with M, N, K >= 1")
-    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise ValueError(f"linear_act: bias must have shape ({weight.shape[0]},), "
+                         "not match as [(E,) M, K] and [(E,) N, K] with E, M, N, K >= 1")
+    if bias is not None and tuple(bias.shape) != tuple(weight.shape[:-1]):
+        raise ValueError(f"linear_act: bias must have shape {tuple(weight.shape[:-1])}, "
                          f"got {tuple(bias.shape)}")
     if act not in ACTIVATIONS:
         raise ValueError(f"linear_act: activation must be one of {tuple(ACTIVATIONS)}, got {act!r}")
@@ -303,12 +330,13 @@ def _check_kernel_dtype(x):
 @triton_op("fastgan::linear_act_fwd", mutates_args={})
 def linear_act_fwd(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, act: int,
                    slope: float, precision: str) -> torch.Tensor:
-    M, K = x.shape
-    N = weight.shape[0]
-    y = torch.empty((M, N), dtype=x.dtype, device=x.device)
-    wrap_triton(_fwd)[_grid(M, N, "BLOCK_M", "BLOCK_N")](
-        x, weight, bias if bias is not None else y, y, M, N, K, _bucket(M),
-        x.stride(0), x.stride(1), weight.stride(0), weight.stride(1), y.stride(0), y.stride(1),
+    E, M, K = x.shape                                  # x [E, M, K], weight [E, N, K]
+    N = weight.shape[1]
+    y = torch.empty((E, M, N), dtype=x.dtype, device=x.device)
+    b = bias if bias is not None else y                # never read without HAS_BIAS
+    wrap_triton(_fwd)[_grid(M, N, "BLOCK_M", "BLOCK_N", E)](
+        x, weight, b, y, M, N, K, _bucket(M), _bucket(E),
+        *x.stride(), *weight.stride(), b.stride(0), *y.stride(),
         slope, ACT=act, HAS_BIAS=bias is not None, PRECISION=precision)
     return y
 
@@ -316,12 +344,12 @@ def linear_act_fwd(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
 @triton_op("fastgan::linear_act_bwd_dx", mutates_args={})
 def linear_act_bwd_dx(dy: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, act: int,
                       slope: float, precision: str) -> torch.Tensor:
-    M, N = y.shape
-    K = weight.shape[1]
-    dx = torch.empty((M, K), dtype=weight.dtype, device=y.device)
-    wrap_triton(_dx)[_grid(M, K, "BLOCK_M", "BLOCK_K")](
-        dy, y, weight, dx, M, N, K, _bucket(M), dy.stride(0), dy.stride(1), y.stride(0),
-        y.stride(1), weight.stride(0), weight.stride(1), dx.stride(0), dx.stride(1),
+    E, M, N = y.shape                                  # dy, y [E, M, N], weight [E, N, K]
+    K = weight.shape[2]
+    dx = torch.empty((E, M, K), dtype=weight.dtype, device=y.device)
+    wrap_triton(_dx)[_grid(M, K, "BLOCK_M", "BLOCK_K", E)](
+        dy, y, weight, dx, M, N, K, _bucket(M), _bucket(E),
+        *dy.stride(), *y.stride(), *weight.stride(), *dx.stride(),
         slope, ACT=act, PRECISION=precision)
     return dx
 
@@ -329,13 +357,13 @@ def linear_act_bwd_dx(dy: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, a
 @triton_op("fastgan::linear_act_bwd_dw", mutates_args={})
 def linear_act_bwd_dw(dy: torch.Tensor, y: torch.Tensor, x: torch.Tensor, act: int, slope: float,
                       has_bias: bool, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
-    M, N = y.shape
-    K = x.shape[1]
-    dw = torch.empty((N, K), dtype=x.dtype, device=x.device)
-    db = torch.empty((N if has_bias else 0,), dtype=x.dtype, device=x.device)
-    wrap_triton(_dw)[_grid(N, K, "BLOCK_N", "BLOCK_K")](
-        dy, y, x, dw, db, M, N, K, _bucket(M), dy.stride(0), dy.stride(1), y.stride(0),
-        y.stride(1), x.stride(0), x.stride(1), dw.stride(0), dw.stride(1),
+    E, M, N = y.shape                                  # dy, y [E, M, N], x [E, M, K]
+    K = x.shape[2]
+    dw = torch.empty((E, N, K), dtype=x.dtype, device=x.device)
+    db = torch.empty((E, N if has_bias else 0), dtype=x.dtype, device=x.device)
+    wrap_triton(_dw)[_grid(N, K, "BLOCK_N", "BLOCK_K", E)](
+        dy, y, x, dw, db, M, N, K, _bucket(M), _bucket(E),
+        *dy.stride(), *y.stride(), *x.stride(), *dw.stride(), db.stride(0),
         slope, ACT=act, HAS_BIAS=has_bias, PRECISION=precision)
     return dw, db
 
@@ -367,7 +395,9 @@ linear_act_fwd.register_autograd(_backward, setup_context=_setup_context)
 def linear_act(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                activation: str, negative_slope: float = 0.2, *,
                input_precision: str | None = None) -> torch.Tensor:
-    """act(x @ weight.T + bias). x [M, K], weight [N, K], bias [N] or None -> [M, N].
+    """act(x @ weight.T + bias), for one model or E stacked ones:
+    x [M, K], weight [N, K], bias [N] or None -> [M, N];
+    x [E, M, K], weight [E, N, K], bias [E, N] or None -> [E, M, N] (member e: x[e] @ weight[e].T).
 
     Triton on CUDA (and on the CPU under TRITON_INTERPRET=1), the reference elsewhere.
     input_precision: "ieee" or "tf32" for float32 dots; None picks tf32 on CUDA.
@@ -377,5 +407,9 @@ def linear_act(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
         return linear_act_ref(x, weight, bias, activation, negative_slope)
     _check_kernel_dtype(x)
     precision = input_precision or default_precision(x)
-    return linear_act_fwd(x, weight, bias, ACTIVATIONS[activation], float(negative_slope),
-                          precision)
+    flat = x.dim() == 2                                # one model: a member axis of 1
+    if flat:
+        x, weight = x.unsqueeze(0), weight.unsqueeze(0)
+        bias = bias.unsqueeze(0) if bias is not None else None
+    y = linear_act_fwd(x, weight, bias, ACTIVATIONS[activation], float(negative_slope), precision)
+    return y.squeeze(0) if flat else y

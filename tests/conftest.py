@@ -36,3 +36,15 @@ def _reset_kernel_settings():
     kernels.set_backend("auto")
     kernels.set_precision("tf32")
     torch.backends.cuda.matmul.allow_tf32 = tf32
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for the test: a member alone (E = 1) then runs each GEMM on one
+    thread, as a member among others does, so the two agree bit for bit (on several threads
+    MKL splits a lone member's GEMMs, which rounds differently; see the README)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -124,12 +124,18 @@ def test_real_mnist(mnist_dir):
 
 def test_batches_reshuffle_per_epoch_and_cover_the_data():
     images = torch.arange(10, dtype=torch.float32)[:, None].repeat(1, 784)
-    b = data.Batches(images, batch_size=3, seed=0)
+    b = data.Batches(images, batch_size=3, seeds=[0, 1, 2])
     assert b.per_epoch == 3                       # 10 // 3: the last partial batch is dropped
-    epoch0 = torch.cat([b.get(i)[:, 0] for i in range(3)])
-    epoch1 = torch.cat([b.get(i)[:, 0] for i in range(3, 6)])
-    assert len(set(epoch0.tolist())) == 9 and not torch.equal(epoch0, epoch1)
-    again = data.Batches(images, batch_size=3, seed=0)
+    assert b.get(0).shape == (3, 3, 784)          # [members, batch, pixels]
+    for e in range(3):
+        epoch0 = torch.cat([b.get(i)[e, :, 0] for i in range(3)])
+        epoch1 = torch.cat([b.get(i)[e, :, 0] for i in range(3, 6)])
+        assert len(set(epoch0.tolist())) == 9 and not torch.equal(epoch0, epoch1)
+    assert not torch.equal(b.get(0)[0], b.get(0)[1])   # each member its own order
+    again = data.Batches(images, batch_size=3, seeds=[0, 1, 2])
     assert torch.equal(again.get(4), b.get(4))    # same (seed, batch) -> same batch, as on resume
+    alone = data.Batches(images, batch_size=3, seeds=[1])
+    assert torch.equal(alone.get(4)[0], b.get(4)[1])   # a member's order is its seed's alone
+    assert torch.equal(b.select([2]).get(7)[0], b.get(7)[2])
     with pytest.raises(UserError):
-        data.Batches(images, batch_size=11, seed=0)
+        data.Batches(images, batch_size=11, seeds=[0])

@@ -1,4 +1,5 @@
-"""The models train on the Triton kernels (interpreter on the CPU, or CUDA) as on the reference.
+"""The models train on the Triton kernels (interpreter on the CPU, or CUDA) as on the reference,
+one member or several side by side.
 
     TRITON_INTERPRET=1 python -m pytest tests/test_interpreter_training.py
 """
@@ -14,45 +15,57 @@ from numerics import assert_rel
 CUDA = torch.cuda.is_available()
 pytestmark = pytest.mark.skipif(not (CUDA or INTERPRET), reason=(
     "needs CUDA or TRITON_INTERPRET=1"))
+MODEL = ModelConfig(latent_dim=16, g_hidden=(32, 48), d_hidden=(40,))
 
 
-def _train(backend, steps=3):
+def _train(backend, members, steps=3):
     kernels.set_backend(backend)
     kernels.set_precision("ieee")
-    cfg = TrainConfig(model=ModelConfig(latent_dim=16, g_hidden=(32, 48), d_hidden=(40,)),
-                      seed=3)
+    # members differ in seed, learning rate, label and G loss: one launch per layer for all
+    cfgs = [TrainConfig(model=MODEL, seed=3 + e, lr_g=4e-4 * (1 + e), real_label=1.0 - 0.05 * e,
+                        g_loss="minimax" if e == 1 else "ns") for e in range(members)]
     device = torch.device("cuda" if CUDA else "cpu")
-    gan = GAN(cfg, device, compile=False)
+    gan = GAN(cfgs, device, compile=False)
     data = torch.Generator().manual_seed(0)
     stats = []
     for _ in range(steps):
-        real = (torch.rand(16, 784, generator=data) * 2 - 1).to(device)
-        stats.append(torch.cat([gan.d_step(real), gan.g_step(16)]))
+        real = (torch.rand(members, 16, 784, generator=data) * 2 - 1).to(device)
+        stats.append(torch.cat([gan.d_step(real), gan.g_step(16)], 1))
     return gan, torch.stack(stats)
 
 
-def test_gan_steps_triton_match_reference():
-    tri, s_tri = _train("auto")
-    assert "fastgan" in type(tri.G(torch.zeros(1, 16, device=s_tri.device)).grad_fn).__name__
-    ref, s_ref = _train("torch")
+@pytest.mark.parametrize("members", [1, 3])
+def test_gan_steps_triton_match_reference(members):
+    tri, s_tri = _train("auto", members)
+    z = torch.zeros(members, 1, 16, device=s_tri.device)
+    assert "fastgan" in type(tri.G(z).grad_fn).__name__
+    ref, s_ref = _train("torch", members)
     assert_rel("losses and D outputs", s_tri, s_ref, 1e-5)
     for net in ("G", "D"):
         for (name, a), b in zip(getattr(tri, net).named_parameters(),
                                 getattr(ref, net).parameters()):
-            assert_rel(f"{net}.{name} after 3 steps", a, b, 1e-5)
+            for e in range(members):
+                assert_rel(f"member {e} {net}.{name} after 3 steps", a[e], b[e], 1e-5)
 
 
 @pytest.mark.skipif(not INTERPRET, reason="counts launches in the Triton interpreter")
+@pytest.mark.parametrize("members", [1, 3])
 @pytest.mark.parametrize("share, fwd", [(False, 14), (True, 10)], ids=["two-G-forwards", "shared"])
-def test_launches_per_step(share, fwd):
+def test_launches_per_step(share, fwd, members):
     """The README's launch count: per D step + G step, 7 fwd of each G forward and D forward
     (4 + 3), dX where the input needs a gradient (D step: D's 2 upper layers; G step: D's 3 and
-    G's 3 upper), dW of every layer updated (3 + 4), one BCE launch per step."""
+    G's 3 upper), dW of every layer updated (3 + 4), one BCE launch per step; the same for
+    any number of members."""
     import sys
     from conftest import ROOT
     sys.path.insert(0, str(ROOT / "bench"))
     import launch_count
     narrow = ModelConfig(latent_dim=16, g_hidden=(16, 16, 32), d_hidden=(32, 16))  # same depth
-    c = launch_count.count(share, narrow, batch=16)
+    c = launch_count.count(share, narrow, batch=16, members=members)
     assert c["triton_launches"] == {"_fwd": fwd, "_dx": 8, "_dw": 7, "_bce_kernel": 2}
     assert c["torch_ops"]["aten::_fused_adam_"] == 2 and c["torch_ops"]["aten::_foreach_lerp_"] == 1
+    # each member draws its own random numbers: z twice, and 16 bits per unit at each of the
+    # default D's 3 dropout sites in each of the 2 D forwards
+    draws = 2 if not share else 1
+    assert c["torch_ops"]["aten::normal_"] == draws * members
+    assert c["torch_ops"]["aten::random_"] == 6 * members

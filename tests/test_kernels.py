@@ -12,7 +12,8 @@ import torch
 
 from fastgan.kernels.linear_act import linear_act
 from fastgan.kernels.linear_act_ref import linear_act_ref
-from fastgan.kernels.sigmoid_bce import discriminator_bce, sigmoid_bce, sigmoid_bce_stats
+from fastgan.kernels.sigmoid_bce import (discriminator_bce, discriminator_bce_members,
+                                         sigmoid_bce, sigmoid_bce_members, sigmoid_bce_stats)
 from fastgan.kernels.sigmoid_bce_ref import discriminator_bce_ref, sigmoid_bce_ref
 from fastgan.kernels._dispatch import INTERPRET
 from numerics import assert_like_torch, assert_rel, rel_err
@@ -71,13 +72,27 @@ def _run(fn, x, w, b, dy, **kw):
     return [y.detach()] + [t.grad if t is not None else None for t in leaves], y
 
 
+def _ran_triton(t) -> bool:
+    """Whether a fastgan op is in t's autograd graph (a one-model call adds a squeeze)."""
+    todo, seen = [t.grad_fn], set()
+    while todo:
+        fn = todo.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        if "fastgan" in type(fn).__name__:
+            return True
+        todo.extend(f for f, _ in fn.next_functions)
+    return False
+
+
 def _check_against_fp64(x, w, b, act, slope, precision="ieee"):
     """(ours, fp64 reference, torch fp32, rounding scale) for y, dx, dw, db."""
     m, n = x.shape[0], w.shape[0]
     dy = torch.randn(m, n, device=DEVICE, dtype=torch.float32)
     ours, y = _run(linear_act, x, w, b, dy, activation=act, negative_slope=slope,
                    input_precision=precision)
-    assert "fastgan" in type(y.grad_fn).__name__, "the Triton op did not run"
+    assert _ran_triton(y), "the Triton op did not run"
     ref, _ = _run(linear_act_ref, *(t.double() if t is not None else None for t in (x, w, b)),
                   dy.double(), activation=act, negative_slope=slope)
     same, _ = _run(linear_act_ref, x, w, b, dy, activation=act, negative_slope=slope)
@@ -153,9 +168,14 @@ def test_linear_act_leaky_at_zero_uses_the_slope():
     (lambda x, w, b: (x.double(), w.double(), b.double()), TypeError, "float32 or bfloat16"),
     (lambda x, w, b: (x, w.double(), b), TypeError, "share one dtype"),
     (lambda x, w, b: (x[:, :-1], w, b), ValueError, "do not match"),
-    (lambda x, w, b: (x[0], w, b), ValueError, "must be 2-D"),
+    (lambda x, w, b: (x[0], w, b), ValueError, "must both be 2-D"),
     (lambda x, w, b: (x, w, b[:-1]), ValueError, "bias must have shape"),
-], ids=["float64", "mixed-dtype", "k-mismatch", "1-D", "bias-shape"])
+    (lambda x, w, b: (x.expand(2, -1, -1), w.expand(3, -1, -1), b.expand(3, -1)), ValueError,
+     "do not match"),
+    (lambda x, w, b: (x.expand(3, -1, -1), w.expand(3, -1, -1), b), ValueError,
+     "bias must have shape"),
+], ids=["float64", "mixed-dtype", "k-mismatch", "1-D", "bias-shape", "members-mismatch",
+        "members-bias"])
 def test_linear_act_bad_inputs(bad, error, says):
     x, w, b = bad(*_inputs(4, 5, 6))
     with pytest.raises(error, match=says):
@@ -168,6 +188,90 @@ def test_linear_act_bad_activation_and_slope():
         linear_act(x, w, b, "relu")
     with pytest.raises(ValueError, match="negative_slope must be in"):
         linear_act(x, w, b, "leaky_relu", 0.0)
+
+
+# ---- linear_act with a member axis: E models in one launch ----------------------------------
+# (M, K, N) odd shapes with E = 1 and 3 members; each member against its own float64 reference.
+MEMBER_SHAPES = [(1, 1, 1), (3, 17, 10), (17, 65, 257), (65, 785, 3)]
+
+
+def _member_case(E, m, k, n, bias=True, seed=0):
+    torch.manual_seed(1000 * E + 7 * m + k + n + seed)
+    xs, ws, bs = zip(*(_inputs(m, k, n, bias=bias) for _ in range(E)))
+    return torch.stack(xs), torch.stack(ws), (torch.stack(bs) if bias else None)
+
+
+def _assert_members(label, x, w, b, act, slope, dy=None):
+    """Runs the batched op once for all members, then checks member e against the float64
+    reference of member e alone, within its own rounding scale."""
+    E, m, n = x.shape[0], x.shape[1], w.shape[1]
+    dy = dy if dy is not None else torch.randn(E, m, n, device=DEVICE)
+    ours, y = _run(linear_act, x, w, b, dy, activation=act, negative_slope=slope,
+                   input_precision="ieee")
+    assert _ran_triton(y), "the Triton op did not run"
+    for e in range(E):
+        be = b[e] if b is not None else None
+        ref, _ = _run(linear_act_ref, x[e].double(), w[e].double(),
+                      be.double() if be is not None else None, dy[e].double(),
+                      activation=act, negative_slope=slope)
+        same, _ = _run(linear_act_ref, x[e], w[e], be, dy[e], activation=act,
+                       negative_slope=slope)
+        mine = [t[e] if t is not None else None for t in ours]
+        _assert_fp32(f"{label} member {e}", mine, ref, same,
+                     _rounding_scale(x[e], w[e], be, dy[e], act))
+
+
+@pytest.mark.parametrize("act, slope", ACTS, ids=ACT_IDS)
+@pytest.mark.parametrize("m, k, n", MEMBER_SHAPES, ids=lambda v: str(v))
+@pytest.mark.parametrize("E", [1, 3], ids=lambda v: f"E{v}")
+def test_linear_act_members(E, m, k, n, act, slope):
+    x, w, b = _member_case(E, m, k, n)
+    _assert_members(f"[E{E} {m}x{k}x{n} {act}]", x, w, b, act, slope)
+
+
+@pytest.mark.parametrize("E", [1, 3], ids=lambda v: f"E{v}")
+def test_linear_act_members_model_layer(E):
+    x, w, b = _member_case(E, 64, 1024, 784)
+    _assert_members(f"[E{E} 64x1024x784 tanh]", x, w, b, "tanh", 0.2)
+
+
+def test_linear_act_members_strided_and_without_bias():
+    """Member strides that are not the product of the others (slices of larger tensors),
+    column-major members, and no bias."""
+    x, w, _ = _member_case(3, 17, 33, 10, bias=False)
+    big = torch.randn(3, 40, 33, device=DEVICE)
+    big[:, 5:22] = x
+    xs = big[:, 5:22]                                  # member stride 40*33, not 17*33
+    wt = torch.randn(3, 33, 10, device=DEVICE)
+    wt.copy_(w.transpose(1, 2))
+    _assert_members("[E3 strided, column-major w, no bias]", xs, wt.transpose(1, 2), None,
+                    "leaky_relu", 0.2)
+
+
+def test_linear_act_shared_input_has_stride_0_and_sums_its_gradient():
+    """One input for every member (stride 0 on the member axis): each member's output is its
+    own layer of it, and the input's gradient is the sum over members."""
+    x, w, b = _member_case(3, 5, 7, 4)
+    shared = x[0].clone().requires_grad_()
+    y = linear_act(shared.expand(3, -1, -1), w, b, "tanh", input_precision="ieee")
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    xd = shared.detach().double().requires_grad_()
+    ref = torch.stack([linear_act_ref(xd, w[e].double(), b[e].double(), "tanh") for e in range(3)])
+    ref.backward(dy.double())
+    assert_rel("y", y, ref, 1e-6)
+    assert_rel("dx summed over members", shared.grad, xd.grad, 1e-6)
+
+
+def test_linear_act_members_do_not_depend_on_each_other():
+    """Member 1's outputs and gradients are the same bits whether it runs alone or among 3."""
+    x, w, b = _member_case(3, 17, 65, 10)
+    dy = torch.randn(3, 17, 10, device=DEVICE)
+    all3, _ = _run(linear_act, x, w, b, dy, activation="leaky_relu", input_precision="ieee")
+    one, _ = _run(linear_act, x[1:2], w[1:2], b[1:2], dy[1:2], activation="leaky_relu",
+                  input_precision="ieee")
+    for name, a, o in zip(("y", "dx", "dw", "db"), all3, one):
+        assert torch.equal(a[1], o[0]), f"{name} of member 1 depends on the other members"
 
 
 # ---- sigmoid_bce -----------------------------------------------------------------------------
@@ -192,15 +296,15 @@ def test_sigmoid_bce(n, scale, target):
     zl = z.clone().requires_grad_()
     loss, prob = sigmoid_bce_stats(zl, y)
     loss.backward()
-    assert "fastgan" in type(loss.grad_fn).__name__, "the Triton op did not run"
+    assert _ran_triton(loss), "the Triton op did not run"
     # the reference sees the target the kernel sees: 0.9 rounded to fp32
     yd = y.double() if isinstance(y, torch.Tensor) else float(torch.tensor(y))
     zd = z.double().requires_grad_()
-    ref, ref_prob = sigmoid_bce_ref(zd, yd)
-    ref.backward()
+    ref, ref_prob = sigmoid_bce_ref(zd[None], yd[None] if isinstance(yd, torch.Tensor) else yd)
+    ref.sum().backward()
     assert torch.isfinite(loss) and torch.isfinite(zl.grad).all()
-    assert_rel("loss", loss, ref, 1e-6)            # a mean of terms >= 0: no cancellation
-    assert_rel("mean sigmoid", prob, ref_prob, 1e-6)
+    assert_rel("loss", loss, ref[0], 1e-6)         # a mean of terms >= 0: no cancellation
+    assert_rel("mean sigmoid", prob, ref_prob[0], 1e-6)
     _assert_grad("grad", zl.grad, zd.grad, zd.detach(), yd)
 
 
@@ -225,11 +329,11 @@ def test_discriminator_bce(n_real, n_fake, real_label):
     (loss * 2).backward()                                 # a grad_output other than 1
     rd, fd = zr.double().requires_grad_(), zf.double().requires_grad_()
     label32 = float(torch.tensor(real_label))          # the label the kernel sees, in fp32
-    ref, ref_real, ref_fake = discriminator_bce_ref(rd, fd, label32)
-    (ref * 2).backward()
-    assert_rel("loss", loss, ref, 1e-6)
-    assert_rel("D(x)", p_real, ref_real, 1e-6)
-    assert_rel("D(G(z))", p_fake, ref_fake, 1e-6)
+    ref, ref_real, ref_fake = discriminator_bce_ref(rd.view(1, -1), fd.view(1, -1), label32)
+    (ref.sum() * 2).backward()
+    assert_rel("loss", loss, ref[0], 1e-6)
+    assert_rel("D(x)", p_real, ref_real[0], 1e-6)
+    assert_rel("D(G(z))", p_fake, ref_fake[0], 1e-6)
     _assert_grad("grad real", r.grad / 2, rd.grad / 2, rd.detach(), float(torch.tensor(real_label)))
     _assert_grad("grad fake", f.grad / 2, fd.grad / 2, fd.detach(), 0.0)
 
@@ -249,13 +353,62 @@ def test_sigmoid_bce_exact_at_extremes():
     (lambda z: sigmoid_bce(z.long(), 1.0), TypeError, "floating tensor"),
     (lambda z: sigmoid_bce(z.t(), 1.0), ValueError, "contiguous"),
     (lambda z: sigmoid_bce(z, torch.ones(3, device=z.device)), ValueError, "must match"),
+    (lambda z: sigmoid_bce_members(z, torch.ones(3, device=z.device)), ValueError, r"must be \[E\]"),
+    (lambda z: sigmoid_bce_members(z[None], 1.0), ValueError, "one row per member"),
     (lambda z: sigmoid_bce(z[:0], 1.0), ValueError, "empty"),
     (lambda z: sigmoid_bce(z, "1"), TypeError, "float or a tensor"),
     (lambda z: discriminator_bce(z, z, 1.5), ValueError, "real_label"),
-], ids=["float64", "int", "non-contiguous", "target-shape", "empty", "str-target", "label"])
+], ids=["float64", "int", "non-contiguous", "target-shape", "members-target", "members-3d",
+        "empty", "str-target", "label"])
 def test_sigmoid_bce_bad_inputs(call, error, says):
     with pytest.raises(error, match=says):
         call(torch.randn(4, 5, device=DEVICE))
+
+
+# ---- sigmoid_bce with a member axis ----------------------------------------------------------
+@pytest.mark.parametrize("target", ["float", "per-member", "per-element"])
+@pytest.mark.parametrize("E, n", [(1, 1), (3, 17), (3, 1025), (5, 64)], ids=lambda v: str(v))
+def test_sigmoid_bce_members(E, n, target):
+    big = torch.randn(E, n + 3, device=DEVICE) * 3
+    z = big[:, 2:n + 2]                                # member stride n + 3: rows of a larger tensor
+    y = {"float": 0.9, "per-member": torch.rand(E, device=DEVICE),
+         "per-element": torch.rand(E, n, device=DEVICE).round()}[target]
+    zl = z.clone().requires_grad_()
+    loss, prob = sigmoid_bce_members(zl, y)
+    assert loss.shape == prob.shape == (E,) and _ran_triton(loss)
+    w = torch.arange(1.0, E + 1, device=DEVICE)        # each member's loss its own weight
+    (loss * w).sum().backward()
+    for e in range(E):
+        ye = y if isinstance(y, float) else y[e]
+        yd = float(torch.tensor(ye)) if isinstance(ye, float) else ye.double()
+        zd = z[e].double().requires_grad_()
+        ref, ref_prob = sigmoid_bce_ref(zd[None], yd if isinstance(yd, float) else
+                                        (yd[None] if yd.dim() else yd.expand(1)))
+        (ref.sum() * w[e].item()).backward()
+        assert_rel(f"member {e} loss", loss[e], ref[0], 1e-6)
+        assert_rel(f"member {e} mean sigmoid", prob[e], ref_prob[0], 1e-6)
+        _assert_grad(f"member {e} grad", zl.grad[e] / w[e], zd.grad / w[e].item(), zd.detach(),
+                     yd if isinstance(yd, float) else yd.expand(n))
+
+
+@pytest.mark.parametrize("E", [1, 3])
+def test_discriminator_bce_members(E):
+    logits = torch.randn(E, 2 * 65, device=DEVICE) * 4   # D's output: real then fake, per member
+    labels = torch.tensor([1.0, 0.9, 0.8][:E], device=DEVICE)
+    lg = logits.clone().requires_grad_()
+    loss, p_real, p_fake = discriminator_bce_members(lg[:, :65], lg[:, 65:], labels)
+    (loss.sum() * 2).backward()
+    for e in range(E):
+        rd = logits[e, :65].double().requires_grad_()
+        fd = logits[e, 65:].double().requires_grad_()
+        label = float(labels[e])
+        ref, ref_real, ref_fake = discriminator_bce_ref(rd[None], fd[None], label)
+        (ref.sum() * 2).backward()
+        assert_rel(f"member {e} loss", loss[e], ref[0], 1e-6)
+        assert_rel(f"member {e} D(x)", p_real[e], ref_real[0], 1e-6)
+        assert_rel(f"member {e} D(G(z))", p_fake[e], ref_fake[0], 1e-6)
+        _assert_grad(f"member {e} grad real", lg.grad[e, :65] / 2, rd.grad / 2, rd.detach(), label)
+        _assert_grad(f"member {e} grad fake", lg.grad[e, 65:] / 2, fd.grad / 2, fd.detach(), 0.0)
 
 
 # ---- CUDA only: tf32 and bf16, by the rule |ours - fp64| <= 2 |torch same dtype - fp64| + atol ---

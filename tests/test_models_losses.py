@@ -10,24 +10,28 @@ from fastgan.models import Dense, Discriminator, Generator
 from numerics import assert_rel
 
 
-def test_model_shapes_and_ranges():
-    G, D = Generator(), Discriminator()
-    z = torch.randn(7, 100)
+@pytest.mark.parametrize("members", [1, 3])
+def test_model_shapes_and_ranges(members):
+    G, D = Generator(members=members), Discriminator(members=members)
+    z = torch.randn(members, 7, 100)
     x = G(z)
-    assert x.shape == (7, 784) and x.abs().max() < 1
-    assert D(x).shape == (7, 1)
-    dense = lambda net: [m.weight.shape for m in net if isinstance(m, Dense)]
+    assert x.shape == (members, 7, 784) and x.abs().max() < 1
+    assert D(x).shape == (members, 7, 1)
+    dense = lambda net: [m.weight.shape[1:] for m in net if isinstance(m, Dense)]
     assert dense(G.net) + dense(D.net) == [(256, 100), (512, 256), (1024, 512), (784, 1024),
                                            (512, 784), (256, 512), (1, 256)]
+    assert all(p.shape[0] == members for p in [*G.parameters(), *D.parameters()])
     # the default D: dropout (p = 0.1) on the input pixels and after each hidden layer, none
     # before the output logit
     assert [type(m).__name__ for m in D.net] == ["Dropout", "Dense", "Dropout", "Dense", "Dropout",
                                                  "Dense"]
-    assert all(m.p == 0.1 for m in D.net if isinstance(m, torch.nn.Dropout))
+    assert all(s.active and s.drops == [True] * members for s in D.sites) and len(D.sites) == 3
     small = ModelConfig(latent_dim=5, g_hidden=(7,), d_hidden=(3, 3), d_dropout=0.0,
                         d_input_dropout=0.0)
-    assert Generator(small)(torch.randn(2, 5)).shape == (2, 784)
-    assert [m.weight.shape for m in Discriminator(small).net] == [(3, 784), (3, 3), (1, 3)]
+    assert Generator(small)(torch.randn(2, 5)).shape == (2, 784)     # one model: [B, latent]
+    assert [m.weight.shape for m in Discriminator(small).net if isinstance(m, Dense)] == \
+        [(1, 3, 784), (1, 3, 3), (1, 1, 3)]
+    assert not Discriminator(small).sites                 # no rate: every site is skipped
 
 
 def bce(p, y):
@@ -80,15 +84,15 @@ def _changed(before, m):
 
 def test_d_step_updates_only_d_and_g_step_only_g():
     gan = GAN(TrainConfig(), torch.device("cpu"), compile=False)
-    real = torch.rand(8, 784) * 2 - 1
+    real = torch.rand(1, 8, 784) * 2 - 1
     g0, d0 = _params(gan.G), _params(gan.D)
     stats = gan.d_step(real)
-    assert stats.shape == (3,) and torch.isfinite(stats).all()
+    assert stats.shape == (1, 3) and torch.isfinite(stats).all()
     assert all(_changed(d0, gan.D)) and not any(_changed(g0, gan.G))
     g0, d0 = _params(gan.G), _params(gan.D)
-    gan.opt_d.zero_grad(set_to_none=True)
+    gan.opt_d.zero_grad()
     stats = gan.g_step(8)
-    assert stats.shape == (2,)
+    assert stats.shape == (1, 2)
     assert all(_changed(g0, gan.G)) and not any(_changed(d0, gan.D))
     assert all(p.requires_grad for p in gan.D.parameters())   # D unfrozen again
     assert all(p.grad is None for p in gan.D.parameters())    # and got no gradient

@@ -1,7 +1,8 @@
-"""CPU reference path vs GPU Triton path (fp32, ieee dots): same seed, same initial parameters,
-same batches and noise; losses and every parameter after 1 and 50 steps, with the GPU steps
-eager, compiled, and compiled + CUDA graphs. D's dropout is off (its masks come from each
-device's own generator). Skipped without CUDA."""
+"""CPU reference path vs GPU Triton path (fp32, ieee dots): same seeds, same initial parameters
+(drawn on the CPU for any device), same batches and noise; losses and every parameter of each of
+3 members (different seeds and learning rates) after 1 and 50 steps, with the GPU steps eager,
+compiled, and compiled + CUDA graphs. D's dropout is off (its masks come from each device's own
+generators). Skipped without CUDA."""
 import pytest
 import torch
 
@@ -18,19 +19,16 @@ def run(device, backend, steps, compile_, graphs=False):
     kernels.set_backend(backend)
     kernels.set_precision("ieee")
     torch.backends.cuda.matmul.allow_tf32 = False
-    cfg = TrainConfig(seed=11, model=ModelConfig(d_dropout=0.0, d_input_dropout=0.0))
-    gan = GAN(cfg, torch.device("cpu"), compile=False)
-    state = gan.state_dict()                      # initial parameters made on the CPU
-    gan = GAN(cfg, torch.device(device), compile=compile_, cuda_graphs=graphs)
-    gan.G.load_state_dict(state["G"])
-    gan.D.load_state_dict(state["D"])
+    cfgs = [TrainConfig(seed=11 + e, lr_g=4e-4 / (1 + e),
+                        model=ModelConfig(d_dropout=0.0, d_input_dropout=0.0)) for e in range(3)]
+    gan = GAN(cfgs, torch.device(device), compile=compile_, cuda_graphs=graphs)
     data = torch.Generator().manual_seed(0)
     noise = torch.Generator().manual_seed(1)
-    gan.z = lambda n: torch.randn(n, 100, generator=noise).to(device)   # same z on both
+    gan.z = lambda n: torch.randn(3, n, 100, generator=noise).to(device)   # same z on both
     stats = []
     for _ in range(steps):
-        real = (torch.rand(64, 784, generator=data) * 2 - 1).to(device)
-        stats.append(torch.cat([gan.d_step(real), gan.g_step(64)]).cpu())
+        real = (torch.rand(3, 64, 784, generator=data) * 2 - 1).to(device)
+        stats.append(torch.cat([gan.d_step(real), gan.g_step(64)], 1).cpu())
     return gan, torch.stack(stats)
 
 

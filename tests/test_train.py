@@ -66,20 +66,20 @@ def test_resume_matches_uninterrupted_run_bit_for_bit(tmp_path, mnist_dir, recip
     assert train(tmp_path, "full", *flags, data=mnist_dir)[0] == 0
     # the first leg is interrupted after step 17, mid-epoch (SIGINT: checkpoint, exit 130);
     # the second continues from that checkpoint
-    from fastgan.monitor import Monitor
-    real_tick, ticks = Monitor.tick, {"n": 0}
+    from fastgan.monitor import Progress
+    real_tick, ticks = Progress.tick, {"n": 0}
 
-    def tick(self):
+    def tick(self, n=1):
         ticks["n"] += 1
         if ticks["n"] == 17:
             import os
             import signal
             os.kill(os.getpid(), signal.SIGINT)
-        return real_tick(self)
-    monkeypatch.setattr(Monitor, "tick", tick)
+        return real_tick(self, n)
+    monkeypatch.setattr(Progress, "tick", tick)
     assert train(tmp_path, "part", *flags, data=mnist_dir)[0] == 130
     assert checkpoint.load(tmp_path / "part")["step"] == 17
-    monkeypatch.setattr(Monitor, "tick", real_tick)
+    monkeypatch.setattr(Progress, "tick", real_tick)
     assert run(main, ["--resume", str(tmp_path / "part"), "--no-progress"]) == 0
     full, part = checkpoint.load(tmp_path / "full"), checkpoint.load(tmp_path / "part")
     assert part["step"] == 30

@@ -1,0 +1,109 @@
+"""Adam and the moving average of G for E stacked members, each with its own hyperparameters.
+
+MemberAdam: Adam (Kingma & Ba) over parameters with a leading member axis [E, ...], member e
+with its own learning rate and betas. The update is PyTorch's own fused Adam kernel
+(torch._fused_adam_, what torch.optim.Adam(fused=True) runs) over each member's slices of every
+parameter: one call per distinct (lr, beta1, beta2) among the members (one call for a seed
+sweep), each updating all its members' tensors; the kernel treats each tensor on its own, so a
+member's update is the one torch.optim.Adam makes for it alone, bit for bit. Per step:
+    m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2,
+    p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+Nothing reads a value back to the host: learning rates are host floats, the step counts [E]
+stay on the device.
+
+MemberEMA: ema <- ema + w (theta - ema), w = 1 - min(decay_e, (1 + t) / (10 + t)) after the
+t-th update (the warm-up keeps early averages from dwelling on the random initial G): one fused
+foreach lerp per distinct decay. A member without an average (decay 0) gets w = 1, an exact copy
+of its G, so the stacked average is always the generator that samples.
+"""
+import torch
+
+EPS = 1e-8
+
+
+def _groups(keys) -> dict:
+    """{key: [member indices]} in first-seen order."""
+    out = {}
+    for e, key in enumerate(keys):
+        out.setdefault(key, []).append(e)
+    return out
+
+
+class MemberAdam:
+    def __init__(self, params, lrs, betas, schedules=None):
+        """params: stacked tensors [E, ...]; lrs: E floats; betas: E pairs (beta1, beta2);
+        schedules: E names of learning-rate schedules (members on one schedule get one scale
+        per step)."""
+        self.params = list(params)
+        E = self.params[0].shape[0]
+        self.lrs, self.betas = [float(v) for v in lrs], [tuple(map(float, b)) for b in betas]
+        schedules = list(schedules) if schedules is not None else ["constant"] * E
+        assert len(self.lrs) == len(self.betas) == len(schedules) == E
+        self.exp_avg = [torch.zeros_like(p, memory_format=torch.contiguous_format)
+                        for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.contiguous_format)
+                           for p in self.params]
+        self.steps = torch.zeros(E, dtype=torch.float32, device=self.params[0].device)
+        # per group of one (lr, betas, schedule): its members' slices, built once (the
+        # gradients' slices are taken per step: backward makes new gradient tensors)
+        self.groups = [(members, self.lrs[members[0]], self.betas[members[0]],
+                        [p.detach()[e] for e in members for p in self.params],
+                        [m[e] for e in members for m in self.exp_avg],
+                        [v[e] for e in members for v in self.exp_avg_sq],
+                        [self.steps[e] for e in members for _ in self.params])
+                       for members in _groups(zip(self.lrs, self.betas, schedules)).values()]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, lr_scales=None) -> None:
+        """One update of every member; lr_scales: E host floats multiplying the learning rates
+        (a schedule's factor, the same for the members of one schedule), else 1."""
+        self.steps.add_(1)
+        for members, lr, (b1, b2), params, exp_avg, exp_avg_sq, steps in self.groups:
+            grads = [p.grad[e] for e in members for p in self.params]
+            scale = lr_scales[members[0]] if lr_scales is not None else 1.0
+            torch._fused_adam_(params, grads, exp_avg, exp_avg_sq, [], steps, lr=lr * scale,
+                               beta1=b1, beta2=b2, weight_decay=0.0, eps=EPS, amsgrad=False,
+                               maximize=False)
+
+    # -- one member's state, in torch.optim.Adam's state_dict format --
+    def member_state(self, e: int) -> dict:
+        group = torch.optim.Adam([torch.zeros(1)], lr=self.lrs[e], betas=self.betas[e],
+                                 eps=EPS).state_dict()["param_groups"][0]
+        group["params"] = list(range(len(self.params)))
+        return {"state": {i: {"step": self.steps[e].clone(), "exp_avg": self.exp_avg[i][e].clone(),
+                              "exp_avg_sq": self.exp_avg_sq[i][e].clone()}
+                          for i in range(len(self.params))},
+                "param_groups": [group]}
+
+    @torch.no_grad()
+    def load_member_state(self, e: int, state: dict) -> None:
+        saved = state["state"]
+        if not saved:                                  # saved before the first step
+            self.steps[e] = 0
+            return
+        for i in range(len(self.params)):
+            self.exp_avg[i][e].copy_(saved[i]["exp_avg"])
+            self.exp_avg_sq[i][e].copy_(saved[i]["exp_avg_sq"])
+        self.steps[e] = float(saved[0]["step"])
+
+
+class MemberEMA:
+    def __init__(self, average, model, decays):
+        """average, model: stacked modules of one shape (the average starts as a copy of model);
+        decays: E floats (0: that member keeps no average; the copy follows its model)."""
+        self.decays = [float(d) for d in decays]
+        avg, src = list(average.parameters()), list(model.parameters())
+        self.groups = {d: ([a[e] for e in m for a in avg], [p.detach()[e] for e in m for p in src])
+                       for d, m in _groups(self.decays).items()}
+        self.steps = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        t = self.steps
+        for decay, (avg, src) in self.groups.items():
+            torch._foreach_lerp_(avg, src, 1.0 - min(decay, (1 + t) / (10 + t)) if decay else 1.0)
+        self.steps += 1
