@@ -118,7 +118,8 @@ class Dropout(nn.Module):
     def mask(self, bits: torch.Tensor) -> torch.Tensor:
         """bits int16 [E, R, width] -> mask [E, R, width]: the member's scale where kept, else 0
         (a member of rate 0 keeps every unit, whatever its bits hold)."""
-        return torch.where(bits >= self.threshold[:, None, None], self.scale[:, None, None], 0.0)
+        keep = bits >= self.threshold[:, None, None]                     # [E, R, width] bool
+        return keep.to(self.scale.dtype).mul_(self.scale[:, None, None])
 
     def extra_repr(self):
         return f"width {self.width}"

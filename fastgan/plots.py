@@ -95,3 +95,39 @@ def eval_figure(path, samples, histogram, test, test_y):
     right.set_xlim(-0.6, 9.6)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def sweep_figure(path, curves: dict, grids: list):
+    """A sweep at a glance. curves: {setting: (steps, fid [seeds, steps])}, drawn as the mean
+    over seeds with the min-max band; grids: [(label, uint8 image)], the members' final sample
+    grids as a contact sheet."""
+    n = len(grids)
+    cols = max(1, min(8, int(np.ceil(np.sqrt(n))))) if n else 1
+    rows = int(np.ceil(n / cols)) if n else 1
+    width = 1.6 * cols + (6.0 if curves else 0.0)
+    fig = plt.figure(figsize=(max(width, 4.0), max(1.8 * rows + 0.6, 3.8)))
+    outer = fig.add_gridspec(1, 2 if curves else 1, width_ratios=[6.0, 1.6 * cols] if curves
+                             else [1])
+    if curves:
+        ax = fig.add_subplot(outer[0])
+        for setting, (steps, fid) in curves.items():
+            mean = fid.mean(0)
+            line, = ax.plot(steps, mean, lw=1.4, marker="o" if len(steps) < 40 else None, ms=3,
+                            label=f"{setting} ({len(fid)} seed{'s' if len(fid) > 1 else ''})")
+            if len(fid) > 1:
+                ax.fill_between(steps, fid.min(0), fid.max(0), color=line.get_color(), alpha=0.2)
+        ax.set_yscale("log")
+        ax.set_xlabel("generator step")
+        ax.set_ylabel("classifier FID (log scale)")
+        ax.set_title("FID per setting: mean, min-max over seeds")
+        ax.grid(alpha=0.25)
+        ax.legend(fontsize=7)
+    if grids:
+        sheet = outer[-1].subgridspec(rows, cols)
+        for i, (label, img) in enumerate(grids):
+            ax = fig.add_subplot(sheet[i // cols, i % cols])
+            ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+            ax.set_title(label, fontsize=6)
+            ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)

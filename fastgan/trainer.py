@@ -335,7 +335,7 @@ class Group:
         samples = None                       # a member that stopped keeps its epoch grids
         if m.status not in STOPPED:
             with torch.no_grad():
-                img = grid(self.gan.sampler(self.fixed_z[e:e + 1])[0], nrow=8)
+                img = grid(self.gan.sampler(self.fixed_z)[e], nrow=8)   # [E, 64, 784] -> e
             samples = write_png(m.dir / "samples" / "final.png", img)
         wall = time.perf_counter() - self.t_start - self.compile_s - m.eval_s
         if m.status == "done":

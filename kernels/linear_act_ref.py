@@ -29,6 +29,15 @@ def _act(z, activation: str, slope: float):
     return z
 
 
+def _act_(z, activation: str, slope: float):
+    """The activation in place (z is the GEMM's fresh output)."""
+    if activation == "leaky_relu":
+        return F.leaky_relu_(z, slope)
+    if activation == "tanh":
+        return z.tanh_()
+    return z
+
+
 class _StackedLinearAct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, activation, slope):
@@ -39,7 +48,7 @@ class _StackedLinearAct(torch.autograd.Function):
             z = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
         else:
             z = torch.bmm(x, weight.transpose(1, 2))
-        y = _act(z, activation, slope)
+        y = _act_(z, activation, slope)
         ctx.save_for_backward(x, weight, y)
         ctx.activation, ctx.slope = activation, slope
         return y
@@ -47,10 +56,10 @@ class _StackedLinearAct(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         x, weight, y = ctx.saved_tensors
-        if ctx.activation == "leaky_relu":
-            dz = torch.where(y > 0, dy, dy * ctx.slope)
+        if ctx.activation == "leaky_relu":          # one pass each, from Y (sign(Y) = sign(Z))
+            dz = torch.ops.aten.leaky_relu_backward(dy, y, ctx.slope, False)
         elif ctx.activation == "tanh":
-            dz = dy * (1 - y * y)
+            dz = torch.ops.aten.tanh_backward(dy, y)
         else:
             dz = dy
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
