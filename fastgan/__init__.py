@@ -7,6 +7,8 @@ The Python API, for a notebook (each function imports what it needs when called)
     G = fastgan.load_generator("runs/nb")              # the averaged G of the newest checkpoint
     x = fastgan.generate(G, 1000, seed=0)              # float32 [1000, 784] in [-1, 1]
     print(fastgan.score(x)["fid"])                     # classifier FID, IS, modes, ...
+    table = fastgan.sweep({"lr_g": [2e-4, 4e-4]}, seeds=[0, 1, 2], epochs=1, device="cpu",
+                          out="runs/sw")              # many GANs at once: sweep.json's table
 
 (The names differ from the modules fastgan.train and fastgan.sample, the commands, so that no
 function shadows a module.)
@@ -16,7 +18,7 @@ from pathlib import Path as _Path
 from fastgan.config import ModelConfig, TrainConfig
 
 __version__ = "0.1.0"
-__all__ = ["ModelConfig", "TrainConfig", "fit", "generate", "load_generator", "score"]
+__all__ = ["ModelConfig", "TrainConfig", "fit", "generate", "load_generator", "score", "sweep"]
 
 # The ops live in the top-level kernels/ folder, which an install maps to fastgan.kernels
 # (pyproject.toml, package-dir). Run from a source tree without installing (PYTHONPATH=.), the
@@ -24,6 +26,14 @@ __all__ = ["ModelConfig", "TrainConfig", "fit", "generate", "load_generator", "s
 _here = _Path(__file__).resolve().parent
 if not (_here / "kernels").is_dir() and (_here.parent / "kernels" / "__init__.py").is_file():
     __path__.append(str(_here.parent))
+
+
+def __getattr__(name):
+    """fastgan.sweep: the package fastgan/sweep, which is also callable (the sweep API)."""
+    if name == "sweep":
+        import importlib
+        return importlib.import_module("fastgan.sweep")
+    raise AttributeError(f"module 'fastgan' has no attribute {name!r}")
 
 
 def fit(config: TrainConfig | None = None, **overrides) -> dict:

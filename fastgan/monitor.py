@@ -55,9 +55,11 @@ class Progress:
     """total: steps of one run, or member-steps of a sweep (members x steps) when unit is
     "member-step"; done: what earlier legs (resumed checkpoints, finished groups) already did."""
 
-    def __init__(self, total: int, progress: bool = True, done: int = 0, unit: str = "step"):
-        self.total, self.unit, self.done = total, unit, done
-        self.tty = progress and sys.stderr.isatty()
+    def __init__(self, total: int, progress: bool = True, done: int = 0, unit: str = "step",
+                 quiet: bool = False):
+        """quiet: no bar and no lines (the other ranks of a sweep: rank 0 reports)."""
+        self.total, self.unit, self.done, self.quiet = total, unit, done, quiet
+        self.tty = progress and sys.stderr.isatty() and not quiet
         self.bar = (tqdm(total=total, initial=done, unit=unit, dynamic_ncols=True,
                          smoothing=0.05, file=sys.stderr) if self.tty else None)
         self.estimated = False
@@ -70,6 +72,8 @@ class Progress:
 
     def show(self, step: int, total: int, records: list[dict]) -> None:
         """The log records of one step (one per member still training)."""
+        if self.quiet:
+            return
         rate = sum(r.get("steps_per_s") or 0 for r in records)
         left = self.total - self.done
         if rate and not self.estimated and left > 0:
@@ -101,6 +105,8 @@ class Progress:
 
     def write(self, line: str) -> None:
         """A line of its own, above the bar on a terminal."""
+        if self.quiet:
+            return
         if self.bar is not None:
             self.bar.write(line, file=sys.stderr)
         else:

@@ -12,6 +12,7 @@ The Python API is this module itself, called:
 Modules: grid (flags with lists -> members), runner (the folder, groups, resume, rows),
 ranks (torch.distributed), table (sweep.json, sweep.md, sweep.png); __main__ is the command.
 """
+import json
 import sys
 import time
 import types
@@ -68,11 +69,18 @@ def run(lists: dict | None = None, settings=None, out=None, resume: bool = False
     if out is None:
         raise UserError("--out is required (the sweep's folder)")
     out = Path(out)
-    if resume or (ranks.restarted() and (out / runner.PLAN).is_file()):
+    if resume:
         plan = runner.read_plan(out)
         configs = _fixed_on_resume(plan, {k: v[0] for k, v in (lists or {}).items()})
         for entry, cfg in zip(plan["members"], configs):
             entry["config"] = to_dict(cfg)
+    elif ranks.restarted() and (out / runner.PLAN).is_file():
+        # torchrun restarted the workers after a rank failed: the same command, resumed
+        plan = runner.read_plan(out)
+        again = plan_for(lists or {}, settings, out, eval_, parzen)
+        same = lambda p: json.dumps([m["config"] for m in p["members"]], sort_keys=True)
+        if same(again) != same(plan):
+            raise UserError(f"{out} holds another sweep than this command's")
     else:
         if (out / runner.PLAN).is_file() and runner.started(out):
             raise UserError(f"{out} already holds a sweep; use --resume {out} or another --out")
@@ -98,11 +106,13 @@ def run(lists: dict | None = None, settings=None, out=None, resume: bool = False
         where = f"rank {w.rank} of {w.size}: " if w.distributed else ""
         log(f"{where}{len(indices)} of {n} member(s) on {device}, {torch.get_num_threads()} "
             f"thread(s) -> {out}")
-        run_ = runner.Runner(out, plan, indices, progress and w.rank == 0)
+        run_ = runner.Runner(out, plan, indices, progress, quiet=w.rank != 0)
         try:
             run_.train()
         except Interrupted as e:
-            raise Interrupted(f"{where}{e}; continue with --resume {out}") from None
+            why = " (stopped by torchrun: another rank failed, or the job was stopped)" \
+                if w.distributed else ""
+            raise Interrupted(f"{where}{e}{why}; continue with --resume {out}") from None
         rows = run_.rows()
         gathered = ranks.gather(rows, w)
     finally:

@@ -134,7 +134,10 @@ def members(lists: dict, settings: list[dict] | None = None) -> list[dict]:
     out = [{**setting, "seed": seed} for setting in settings for seed in seeds]
     seen = {}
     for i, m in enumerate(out):
-        key = json.dumps(dataclasses.asdict(config(m)), sort_keys=True, default=str)
+        cfg = config(m)
+        run = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("lr", "lr_d", "lr_g")}
+        run.update(d_lr=cfg.d_lr, g_lr=cfg.g_lr)         # what trains, however it was given
+        key = json.dumps(run, sort_keys=True, default=str)
         if key in seen:
             raise UserError(f"members {seen[key]} and {i} are the same run ({describe(m)})")
         seen[key] = i
@@ -181,7 +184,8 @@ def config(flags: dict, base: TrainConfig | None = None) -> TrainConfig:
 
 def describe(flags: dict, skip=()) -> str:
     """flags as 'lr_g=0.0002 seed=1' (tuples as 512,256)."""
-    show = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+    show = lambda v: (",".join(map(str, v)) if isinstance(v, (tuple, list)) else
+                      f"{v:g}" if isinstance(v, float) else str(v))
     return " ".join(f"{k}={show(v)}" for k, v in flags.items() if k not in skip) or "defaults"
 
 

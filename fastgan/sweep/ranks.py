@@ -49,9 +49,16 @@ def device_for(name: str, w: World) -> str:
 
 
 def start(w: World, device: str) -> None:
+    """Joins the process group. Its keys in torchrun's store are prefixed by the restart
+    count: after a rank died and torchrun restarted the workers, a fast new rank could
+    otherwise read a peer's address from the previous attempt and fail to connect."""
     if w.distributed and not torch.distributed.is_initialized():
         backend = "nccl" if device.startswith("cuda") else "gloo"
-        torch.distributed.init_process_group(backend, timeout=WAIT)
+        store, rank, size = next(torch.distributed.rendezvous("env://", timeout=WAIT))
+        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+        torch.distributed.init_process_group(
+            backend, store=torch.distributed.PrefixStore(f"fastgan/attempt_{attempt}", store),
+            rank=rank, world_size=size, timeout=WAIT)
 
 
 def stop(w: World) -> None:

@@ -111,8 +111,9 @@ def _remove(path: Path) -> None:
 class Runner:
     """Trains this rank's members of a plan, group by group; `rows()` describes them."""
 
-    def __init__(self, out: Path, plan: dict, indices: list[int], progress: bool = True):
-        self.out, self.plan, self.indices = Path(out), plan, indices
+    def __init__(self, out: Path, plan: dict, indices: list[int], progress: bool = True,
+                 quiet: bool = False):
+        self.out, self.plan, self.indices, self.quiet = Path(out), plan, indices, quiet
         self.entries = [plan["members"][i] for i in indices]
         self.configs = {e["index"]: from_dict(e["config"]) for e in self.entries}
         self.progress_on = progress
@@ -139,7 +140,8 @@ class Runner:
         if not plan:
             return
         progress = Progress(total, self.progress_on, done,
-                            unit="member-step" if len(self.plan["members"]) > 1 else "step")
+                            unit="member-step" if len(self.plan["members"]) > 1 else "step",
+                            quiet=self.quiet)
         try:
             for members, step, states in plan:
                 cfg = self.configs[members[0]]

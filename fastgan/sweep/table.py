@@ -2,7 +2,6 @@
 DIR/sweep.json and DIR/sweep.md, and DIR/sweep.png (FID against steps per setting, a contact
 sheet of the members' final grids)."""
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -69,10 +68,14 @@ def markdown(rows: list[dict], table: list[dict], header: str) -> str:
     for r in rows:
         num = lambda key, d=2: f"{r[key]:.{d}f}" if r.get(key) is not None else "—"
         span = f"{r['share_min']:.1f}–{r['share_max']:.1f}%" if "share_min" in r else "—"
-        status = r["status"] + (f": {r['reason'].split(';')[0]}" if r.get("reason") else "")
+        status = r["status"] + (f" at step {r['steps']}" if r.get("reason") else "")
         lines.append(f"| {r['dir']} | {r['setting']} | {r['seed']} | {status} | {r['steps']} | "
                      f"{num('steps_per_s', 1)} | {num('fid')} | {num('is_')} | "
                      f"{r.get('modes', '—')} | {span} | {num('parzen', 1)} |")
+    stopped = [r for r in rows if r.get("reason")]
+    if stopped:
+        lines += ["", "Stopped early (each keeps its last good checkpoint):", ""]
+        lines += [f"- {r['dir']}: {r['reason']}" for r in stopped]
     return "\n".join(lines) + "\n"
 
 
@@ -103,7 +106,3 @@ def write(out: Path, rows: list[dict], header: str, info: dict) -> dict:
 
 def all_done(rows: list[dict]) -> bool:
     return all(r["status"] == "done" for r in rows)
-
-
-def finite(value) -> bool:
-    return value is not None and math.isfinite(value)
