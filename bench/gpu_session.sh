@@ -4,13 +4,15 @@
 #   kernels  the kernel benchmarks -> bench/results/kernels.{json,md}, README block
 #   train    the end-to-end benchmark -> bench/results/train_speed.{json,md}, README block,
 #            and a one-epoch training run (plain compiled, then with CUDA graphs)
-# usage: [FASTGAN_DATA=DIR] bash bench/gpu_session.sh OUTDIR [tests] [kernels] [train]
+#   sweep    member-steps/s of E = 1..64 members on the GPU -> bench/results/sweep_speed_cuda.*,
+#            and a one-epoch 8-seed sweep on CUDA (fastgan.sweep, scored)
+# usage: [FASTGAN_DATA=DIR] bash bench/gpu_session.sh OUTDIR [tests] [kernels] [train] [sweep]
 # MNIST: $FASTGAN_DATA, else .mnist/ in the repo (git-ignored: carry it to the GPU machine).
 # Triton's cache lives in .triton-cache/ (or $TRITON_CACHE_DIR) so later stages reuse the
 # compiles of earlier ones. The exit status is 1 when any stage (or any run in it) failed.
 # Logs and results are copied flat into OUTDIR (at most 8 files per stage).
 set -uo pipefail
-out=${1:?usage: bench/gpu_session.sh OUTDIR [tests] [kernels] [train]}
+out=${1:?usage: bench/gpu_session.sh OUTDIR [tests] [kernels] [train] [sweep]}
 shift
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
@@ -21,7 +23,7 @@ if [ ! -f "$FASTGAN_DATA/train-images-idx3-ubyte.gz" ]; then
   echo "error: no MNIST in $FASTGAN_DATA (set FASTGAN_DATA or carry .mnist/)" >&2
   exit 2
 fi
-stages=${*:-tests kernels train}
+stages=${*:-tests kernels train sweep}
 status=0
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu \
     --format=csv > "$out/gpu.txt" 2>&1 || echo "no nvidia-smi" > "$out/gpu.txt"
@@ -49,6 +51,13 @@ for stage in $stages; do
         tail -4 "$out/train$graphs.log"
       done > "$out/train.log" 2>&1
       cat "$out/train.log" ;;
+    sweep)
+      timeout 300 python bench/sweep_speed.py --cuda --scaling 1,4,16,64 --steps 100 --save \
+          2>&1 | tee "$out/sweep_speed.log" | tail -8 || status=1
+      cp bench/results/sweep_speed_cuda.json bench/results/sweep_speed_cuda.md "$out/" 2>/dev/null
+      timeout 280 python -m fastgan.sweep --device cuda --seeds 0-7 --epochs 1 --no-progress \
+          --out /tmp/fastgan-sweep > "$out/sweep.log" 2>&1 || status=1
+      tail -14 "$out/sweep.log" ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done

@@ -3,6 +3,7 @@
     python bench/quality.py run NAME [--seeds 0 1 2] [--device cpu] [--extend BASE] -- [flags]
     python bench/quality.py rate NAME [NAME ...] [--repeat 3]
     python bench/quality.py shares NAME [NAME ...] [--n 50000]
+    python bench/quality.py sweep NAME DIR
     python bench/quality.py report [--plot NAME ...] [--grid NAME] [--readme README.md]
 
 `run` trains `python -m fastgan.train --eval-every 1 FLAGS` once per seed into
@@ -14,6 +15,11 @@ bench/results/quality/NAME.json. Train alone: a second job on a 2-core machine h
 copied and trained on with `fastgan.train --resume` and FLAGS (e.g. `--epochs 40`); a CPU resume
 is bit-exact (tests/test_checkpoint.py), so the result is the longer run's, for the extra steps
 only. Its training time is the base's plus the extension's.
+
+`sweep` records a finished fastgan.sweep of recipe NAME's flags (one member per seed, run with
+--eval-every 1 --parzen) beside the recipe's single runs, under "sweep" in NAME.json: each
+member's record as `run` makes it for a single run, and the sweep's wall clock; `report` adds
+it as the row "NAME (sweep)".
 
 `report` turns every JSON there into bench/results/quality.md: per recipe the mean +- standard
 deviation over seeds of FID, IS and Parzen (with the mean standard error of the estimate), the
@@ -138,6 +144,29 @@ def cmd_run(args) -> None:
               f"Parzen {rec['parzen']['mean']:.1f}  steps {rec['steps']}", flush=True)
 
 
+def cmd_sweep(args) -> None:
+    folder = Path(args.dir)
+    try:
+        table = json.loads((folder / "sweep.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        _fail(f"{folder}: no readable sweep.json (a finished fastgan.sweep's folder)")
+    path = RESULTS / f"{args.name}.json"
+    result = _recipe(args.name)
+    seeds = {}
+    for m in table["members"]:
+        if m["status"] != "done":
+            seeds[str(m["seed"])] = {"failed": f"{m['status']} at step {m['steps']}"}
+            continue
+        run_dir = folder / m["dir"]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        seeds[str(m["seed"])] = collect(run_dir, summary.get("parzen"), None)
+    result["sweep"] = {"dir": str(folder), "seconds": table["seconds"],
+                       "ranks": table["ranks"], "seeds": seeds}
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"{args.name}: recorded the sweep in {folder} ({len(seeds)} members, "
+          f"{table['seconds'] / 60:.1f} min)")
+
+
 def _ms(values, fmt="{:.1f}") -> str:
     v = np.asarray([x for x in values if x is not None], dtype=float)
     if len(v) == 0:
@@ -148,18 +177,29 @@ def _ms(values, fmt="{:.1f}") -> str:
 
 
 def rows_of(result: dict):
-    """(name, per-seed views) for the recipe and, when kept, its trained-G view."""
+    """(name, per-seed views) for the recipe, when kept its trained-G view, and its sweep."""
     seeds = [s for s in result["seeds"].values() if "failed" not in s]
     if not seeds:
         return
     yield result["name"], [dict(s, view="ema" if "raw" in s else "g") for s in seeds]
     if seeds and all("raw" in s for s in seeds):
         yield result["name"] + " +raw", [dict(s, **s["raw"], view="raw") for s in seeds]
+    swept = [s for s in result.get("sweep", {}).get("seeds", {}).values() if "failed" not in s]
+    if swept:
+        yield result["name"] + " (sweep)", [dict(s, view="ema") for s in swept]
 
 
-def minutes(result: dict, seeds) -> str:
+def minutes(result: dict, seeds, sweep: bool = False) -> str:
     """CPU minutes of training: steps over the rate measured alone (`rate`), when measured;
-    else the runs' own clocks, marked * (they may have shared the machine)."""
+    else the runs' own clocks, marked * (they may have shared the machine). A sweep's: the
+    minutes of the whole sweep (every seed at once), by the member-steps/s measured alone
+    (bench/sweep_speed.py) when recorded, else its own clock (*)."""
+    if sweep:
+        sw = result["sweep"]
+        rate = sw.get("alone_member_steps_per_s")
+        if rate:
+            return f"{sum(s['steps'] for s in seeds) / rate / 60:.1f} for all"
+        return f"{sw['seconds'] / 60:.1f} for all*"
     rate = result.get("alone_steps_per_s")
     if rate:
         return _ms([s["steps"] / rate / 60 for s in seeds])
@@ -266,7 +306,7 @@ def table(results: list[dict]) -> str:
                 f"{_ms([s['final']['is'] for s in seeds], '{:.2f}')} | "
                 f"{_ms([s['final']['modes'] for s in seeds], '{:.0f}')} | {share} | {parzen} | "
                 f"{_ms([s['steps'] for s in seeds], '{:.0f}')} | {to(TARGETS[0], 'step')} | "
-                f"{to(TARGETS[1], 'step')} | {minutes(result, seeds)} | {share50} |")
+                f"{to(TARGETS[1], 'step')} | {minutes(result, seeds, name.endswith(' (sweep)'))} | {share50} |")
     return "\n".join(lines)
 
 
@@ -330,6 +370,9 @@ def main(argv=None) -> None:
     c.add_argument("names", nargs="+", metavar="name")
     c.add_argument("--n", type=int, default=50000)
     c.add_argument("--sample-seed", type=int, default=1234)
+    w = sub.add_parser("sweep", help="record a finished sweep of a recipe beside its runs")
+    w.add_argument("name")
+    w.add_argument("dir", help="the sweep's folder (fastgan.sweep --out)")
     q = sub.add_parser("report", help="tables (and plots) from the committed results")
     q.add_argument("--order", nargs="+", help="recipes first in this order (the rest by name)")
     q.add_argument("--plot", nargs="+", help="recipes drawn in docs/fid_vs_steps.png")
@@ -345,6 +388,8 @@ def main(argv=None) -> None:
         cmd_rate(args)
     elif args.cmd == "shares":
         cmd_shares(args)
+    elif args.cmd == "sweep":
+        cmd_sweep(args)
     else:
         cmd_report(args)
 

@@ -105,10 +105,11 @@ class GAN:
                                    scale=[s * scale for s in self.noise_std])
 
     def masks(self, rows: int):
-        """D's dropout masks for one forward over rows inputs per member, or None."""
+        """The random bits of D's dropout sites for one forward over rows inputs per member
+        (a member draws only where it drops units), or None without dropout."""
         if not self.D.sites:
             return None
-        return self.D.masks(lambda width, draw: self.streams.bits(rows, width, draw))
+        return [self.streams.bits(rows, s.width, s.drops) for s in self.D.sites]
 
     # -- the traced functions: forward + loss, returning (loss summed over members, stats) --
     def _d_on_fake(self, real, fake, eps, masks):

@@ -12,10 +12,10 @@ e is initialized from its own generator as nn.Linear is (uniform +-1/sqrt(in), w
 layer by layer, G then D), so it starts where it would start alone. A member's parameter names
 are those of one model (G.net.0.weight ...): a member's checkpoint holds its slices.
 
-Dropout takes its keep masks from the caller (the GAN draws each member's from that member's
-own stream): `Discriminator.masks(bits)` turns 16 random bits per unit into keep / drop with the
-member's own rate and scales kept units by 1 / (1 - rate), so D(x, masks) is a pure function of
-its inputs (what torch.compile traces).
+Dropout takes its random bits from the caller (the GAN draws each member's from that member's
+own stream, 16 bits per unit, only at the sites where the member drops units): D(x, bits) turns
+them into keep / drop with the member's own rate and scales kept units by 1 / (1 - rate), so it
+is a pure function of its inputs (what torch.compile traces).
 """
 import math
 
@@ -144,18 +144,15 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.sites = [m for m in self.net if isinstance(m, Dropout) and m.active]
 
-    def masks(self, bits) -> list[torch.Tensor]:
-        """Each active site's mask [E, R, width], from bits(width, draw) -> int16 [E, R, width]
-        (the random bits of the members whose rate at the site is not 0), site by site: a
-        member draws bits only where it drops units, so its stream is what it would be alone."""
-        return [site.mask(bits(site.width, site.drops)) for site in self.sites]
-
-    def forward(self, x, masks=None):   # [E, B, 784] -> [E, B, 1] logits; masks: from masks()
-        sites = iter(masks) if masks is not None else None
+    def forward(self, x, bits=None):   # [E, B, 784] -> [E, B, 1] logits
+        """bits: the random bits of each active site in order (int16 [E, B, width], drawn by
+        the caller for the members that drop units there), or None (no dropout). The masks
+        are made here, so a compiled forward fuses them into the layers around them."""
+        sites = iter(bits) if bits is not None else None
         for layer in self.net:
             if isinstance(layer, Dropout):
                 if sites is not None and layer.active:
-                    x = x * next(sites)
+                    x = x * layer.mask(next(sites))
             else:
                 x = layer(x)
         return x
