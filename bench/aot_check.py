@@ -7,8 +7,9 @@ autotuner can pick on the target (the declared tiles after the shared-memory pru
 model's layer shapes as the runtime binder specializes them (unit strides as constants), with
 Triton's own ptxas: no GPU needed. For each it records shared memory, registers, spill bytes
 (TRITON_DUMP_PTXAS_LOG) and the matrix instructions in the PTX (wgmma, mma, or FMA only), and
-writes aot_sm<T>.md and .json. `check(rows)` returns the failures: a compile error, shared
-memory over the target's block limit, or a spill. `--subset` (what CI runs) takes one tile of
+writes aot_sm<T>.md and .json, with the members' Philox kernels (kernels/member_random.py) as
+the last rows. `check(rows)` returns the failures: a compile error, shared memory over the
+target's block limit, or a spill. `--subset` (what CI runs) takes one tile of
 each kernel per activation and precision.
 """
 import argparse
@@ -186,6 +187,41 @@ def _capture_output(sink: io.StringIO):
             sink.write(text.getvalue())
 
 
+def compile_random(target: int) -> list[dict]:
+    """The members' Philox kernels (kernels/member_random.py), compiled for target: one row each
+    with shared memory, registers and spills, as compile_one reports."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from fastgan.kernels import member_random as mr
+    out = []
+    for name, fn, sig, const in (
+            ("member_bits", mr._bits_kernel, {"seed_ptr": "*i64", "out_ptr": "*i32",
+                                              "draw": "i32", "n_words": "i32", "s_out": "i32",
+                                              "BLOCK": "constexpr"}, {"BLOCK": mr.BLOCK}),
+            ("member_normal", mr._normal_kernel,
+             {"seed_ptr": "*i64", "scale_ptr": "*fp32", "out_ptr": "*fp32", "draw": "i32",
+              "n": "i32", "s_out": "i32", "HAS_SCALE": "constexpr", "BLOCK": "constexpr"},
+             {"HAS_SCALE": True, "BLOCK": mr.BLOCK})):
+        log = io.StringIO()
+        row = dict(kernel=name, tile=[mr.BLOCK], act="-", bias=False, precision="-",
+                   dtype="int32" if name == "member_bits" else "float32", target=target)
+        try:
+            with _capture_output(log), _env(TRITON_DUMP_PTXAS_LOG="1", TRITON_ALWAYS_COMPILE="1"):
+                k = triton.compile(ASTSource(fn, sig, const), target=GPUTarget("cuda", target, 32),
+                                   options={"num_warps": 4, "num_stages": 1})
+        except Exception as e:
+            out.append(dict(row, error=f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"))
+            continue
+        text = log.getvalue()
+        regs = re.search(r"Used (\d+) registers", text)
+        spill = [int(a) + int(b) for a, b in re.findall(r"(\d+) bytes spill stores, (\d+) "
+                                                         r"bytes spill loads", text)]
+        out.append(dict(row, shared=k.metadata.shared, registers=int(regs.group(1)) if regs
+                        else None, spill=sum(spill), mma="-"))
+    return out
+
+
 def run(variants_: list[dict], jobs: int = 1) -> list[dict]:
     if jobs <= 1:
         return [compile_one(v) for v in variants_]
@@ -241,7 +277,7 @@ def main(argv=None) -> int:
     failed = 0
     for target in args.target:
         t0 = time.perf_counter()
-        rows = run(variants(target, args.subset), args.jobs)
+        rows = run(variants(target, args.subset), args.jobs) + compile_random(target)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / f"aot_sm{target}.json").write_text(json.dumps(rows, indent=1) + "\n")

@@ -50,13 +50,18 @@ class Ops(TorchDispatchMode):
 
 
 def count(share: bool, model: ModelConfig = ModelConfig(), batch: int = 64,
-          members: int = 1) -> dict:
+          members: int = 1, counted: bool = False) -> dict:
     """Launches of one step of `members` stacked GANs; the Triton launches depend on the layer
-    count, not on the widths nor on the members."""
+    count, not on the widths nor on the members. counted: the random draws of CUDA's counted
+    streams (one Triton launch per draw for all members) instead of the CPU's generators (one
+    call per member)."""
     kernels.set_backend("triton")
     kernels.set_precision("ieee")
     cfgs = [TrainConfig(share_g_forward=share, model=model, seed=s) for s in range(members)]
     gan = GAN(cfgs, torch.device("cpu"), compile=False)
+    if counted:
+        from fastgan.streams import Streams
+        gan.streams = Streams([c.seed for c in cfgs], "cpu", counted=True)
     real = torch.rand(members, batch, 784) * 2 - 1
     launches = collections.Counter()
     run = interpreter.InterpretedFunction.run
@@ -88,9 +93,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--share-g-forward", action="store_true")
     p.add_argument("--members", type=int, default=1, help="GANs trained side by side (a sweep)")
+    p.add_argument("--counted-streams", action="store_true",
+                   help="draw as on CUDA: one Philox launch per draw for all members")
     p.add_argument("--json", help="write the counts here")
     args = p.parse_args(argv)
-    c = count(args.share_g_forward, members=args.members)
+    c = count(args.share_g_forward, members=args.members, counted=args.counted_streams)
     print(f"{args.members} member(s). Triton launches per step: {c['triton_total']}  "
           + ", ".join(f"{k} {v}" for k, v in sorted(c["triton_launches"].items())))
     print(f"PyTorch ops (kernel launches in eager CUDA) per step: {c['torch_total']}, plus "

@@ -34,10 +34,21 @@ class Evaluator:
         """The scores of n samples of a one-member G, z drawn from seed."""
         return self.scores(sample(G, n, seed=seed))
 
-    def score_members(self, G, generators, n: int = N_SAMPLES) -> list[dict]:
-        """The scores of n samples of each member of a stacked G (one batched forward per
-        1000 samples of all members), member e's z from generators[e]."""
-        return [self.scores(x) for x in sample_members(G, n, generators)]
+    def score_members(self, G, generators, n: int = N_SAMPLES, batch: int = 2000) -> list[dict]:
+        """The scores of n samples of each member of a stacked G, member e's z from
+        generators[e]: one batched G forward per `batch` samples of all members, whose
+        classifier features are kept and the images dropped (memory grows with E only by the
+        features)."""
+        feats = [[] for _ in generators]
+        probs = [[] for _ in generators]
+        for i in range(0, n, batch):
+            images = sample_members(G, min(batch, n - i), generators)    # [E, b, 784]
+            for e, x in enumerate(images):
+                f, p = predict(self.model, x)
+                feats[e].append(f)
+                probs[e].append(p)
+        return [all_scores(np.concatenate(f), np.concatenate(p), self.test_feats)
+                for f, p in zip(feats, probs)]
 
     def parzen(self, samples: np.ndarray) -> dict:
         """The paper's protocol; pixels moved to [0, 1]; sigma picked on train[50000:51000]."""

@@ -100,6 +100,7 @@ class GAN:
         """Instance noise [E, n, 784] of each member's std times scale (its annealing), or
         None when no member has any."""
         if not any(s > 0 for s in self.noise_std) or scale <= 0:
+            self.streams.skip("noise")
             return None
         return self.streams.normal(n, self.cfg.model.image_dim,
                                    scale=[s * scale for s in self.noise_std])
@@ -107,9 +108,13 @@ class GAN:
     def masks(self, rows: int):
         """The random bits of D's dropout sites for one forward over rows inputs per member
         (a member draws only where it drops units), or None without dropout."""
-        if not self.D.sites:
-            return None
-        return [self.streams.bits(rows, s.width, s.drops) for s in self.D.sites]
+        bits = []
+        for site in self.D.all_sites:          # every site, so counted streams number alike
+            if site.active:
+                bits.append(self.streams.bits(rows, site.width, site.drops))
+            else:
+                self.streams.skip("masks")
+        return bits or None
 
     # -- the traced functions: forward + loss, returning (loss summed over members, stats) --
     def _d_on_fake(self, real, fake, eps, masks):

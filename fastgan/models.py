@@ -142,7 +142,8 @@ class Discriminator(nn.Module):
             layers.append(Dropout(hidden_rates, b))
         layers.append(Dense(sizes[-1], 1, "none", cfg.negative_slope, members, generators))
         self.net = nn.Sequential(*layers)
-        self.sites = [m for m in self.net if isinstance(m, Dropout) and m.active]
+        self.all_sites = [m for m in self.net if isinstance(m, Dropout)]
+        self.sites = [m for m in self.all_sites if m.active]
 
     def forward(self, x, bits=None):   # [E, B, 784] -> [E, B, 1] logits
         """bits: the random bits of each active site in order (int16 [E, B, width], drawn by

@@ -9,10 +9,17 @@ share a stream, as s + 1 and (s + 1) + 0 would):
     masks   D's dropout masks (16 random bits per unit)
     grid    the fixed z of the sample grids (on the CPU, so every device shows the same)
     eval    the z of each evaluation's 10k samples (on the CPU)
-What member e draws depends on its generators alone, never on the other members; the draws of
-one step are one call per member and stream (torch.Generator is one stream per object: this is
-the one place the step loops over members).
+What member e draws depends on its own streams alone, never on the other members.
+
+On the CPU each stream is a torch.Generator, so a draw is one call per member (a generator is
+one stream per object: the one place a step loops over members), and a member that needs no
+draw (a dropout rate or noise of 0) makes none. On CUDA each stream is a counter-based Philox
+stream keyed by the same seed (fastgan.kernels.member_random): a draw is one launch for all
+members, numbered by a counter that advances once per draw slot of the step, drawn or skipped,
+so the numbering, and with it every member's numbers, is the same alone or in any group.
 """
+import math
+
 import numpy as np
 import torch
 
@@ -30,17 +37,43 @@ def generator(seed: int, use: str, *more: int, device="cpu") -> torch.Generator:
 
 
 class Streams:
-    """The noise and mask generators of E members on a device; draws come back stacked [E, ...]."""
+    """The noise and mask streams of E members on a device; draws come back stacked [E, ...]."""
 
-    def __init__(self, seeds, device):
+    def __init__(self, seeds, device, counted: bool | None = None):
+        """counted: Philox streams (default: on CUDA; the tests also run them in Triton's
+        interpreter on the CPU)."""
         self.seeds, self.device = list(seeds), torch.device(device)
-        self.noise = [generator(s, "noise", device=self.device) for s in self.seeds]
-        self.masks = [generator(s, "masks", device=self.device) for s in self.seeds]
+        self.counted = self.device.type == "cuda" if counted is None else counted
+        if self.counted:                   # Philox keys [E] and a draw counter per use
+            self.keys = {use: torch.tensor([stream_seed(s, use) for s in self.seeds],
+                                           dtype=torch.int64, device=self.device)
+                         for use in ("noise", "masks")}
+            self.draws = {"noise": 0, "masks": 0}
+        else:
+            self.noise = [generator(s, "noise", device=self.device) for s in self.seeds]
+            self.masks = [generator(s, "masks", device=self.device) for s in self.seeds]
+
+    def _next(self, use: str) -> int:
+        draw = self.draws[use]
+        self.draws[use] += 1
+        return draw
+
+    def skip(self, use: str) -> None:
+        """A draw slot no member of this group needs: counted streams number it all the same."""
+        if self.counted:
+            self._next(use)
 
     def normal(self, *shape, scale=None) -> torch.Tensor:
         """[E, *shape] of N(0, 1) from each member's noise stream; with scale (a list of E
-        floats), scale[e] * N(0, 1), and zeros (nothing drawn) where scale[e] is 0."""
-        out = torch.empty(len(self.seeds), *shape, device=self.device)
+        floats), scale[e] * N(0, 1), and zeros where scale[e] is 0 (on the CPU nothing drawn)."""
+        E = len(self.seeds)
+        if self.counted:
+            from fastgan.kernels.member_random import member_normal
+            n = math.prod(shape)
+            factor = (torch.tensor(scale, dtype=torch.float32).to(self.device, non_blocking=True)
+                      if scale is not None else None)
+            return member_normal(self.keys["noise"], self._next("noise"), n, factor).view(E, *shape)
+        out = torch.empty(E, *shape, device=self.device)
         for e, gen in enumerate(self.noise):
             if scale is None:
                 out[e].normal_(generator=gen)
@@ -51,27 +84,39 @@ class Streams:
         return out
 
     def bits(self, rows: int, width: int, draw=None) -> torch.Tensor:
-        """int16 [E, rows, width] of uniform random bits from each member's mask stream (one
-        full-range int64 draw per 4 units); draw: E bools, whose False members draw nothing
-        (their rows are left unset: the caller must not read them)."""
-        n = rows * width
-        words = torch.empty(len(self.seeds), (n + 3) // 4, dtype=torch.int64, device=self.device)
-        for e, gen in enumerate(self.masks):
+        """int16 [E, rows, width] of uniform random bits from each member's mask stream; draw:
+        E bools, whose False members need none (on the CPU they draw nothing and their rows are
+        left unset: the caller must not read them)."""
+        E, n = len(self.seeds), rows * width
+        if self.counted:
+            from fastgan.kernels.member_random import member_bits
+            return member_bits(self.keys["masks"], self._next("masks"), n).view(E, rows, width)
+        words = torch.empty(E, (n + 3) // 4, dtype=torch.int64, device=self.device)
+        for e, gen in enumerate(self.masks):        # one full-range int64 per 4 units
             if draw is None or draw[e]:
                 words[e].random_(-2 ** 63, None, generator=gen)
-        return words.view(torch.int16)[:, :n].view(len(self.seeds), rows, width)
+        return words.view(torch.int16)[:, :n].view(E, rows, width)
 
     # -- state, per member --
     def state(self, e: int) -> dict:
+        if self.counted:
+            return {f"{use}_draw": torch.tensor(d) for use, d in self.draws.items()}
         return {"noise": self.noise[e].get_state(), "masks": self.masks[e].get_state()}
 
     def load_state(self, e: int, state: dict, step: int = 0) -> None:
-        """A member's generators from its checkpoint. A state saved on another device type (CPU
-        and CUDA generators differ) or before the mask stream existed: a fresh stream, seeded
-        from the step as well."""
-        for name in ("noise", "masks"):
-            gen, saved = getattr(self, name)[e], state.get(name)
+        """A member's streams from its checkpoint. A state of another kind of stream (saved on
+        another device type, or before the mask stream existed): a fresh stream, seeded from
+        the step as well."""
+        for use in ("noise", "masks"):
+            if self.counted:
+                if f"{use}_draw" in state:
+                    self.draws[use] = int(state[f"{use}_draw"])
+                else:
+                    self.keys[use][e] = stream_seed(self.seeds[e], use, step)
+                    self.draws[use] = 0
+                continue
+            gen, saved = getattr(self, use)[e], state.get(use)
             if saved is not None and saved.numel() == gen.get_state().numel():
                 gen.set_state(saved)
             else:
-                gen.manual_seed(stream_seed(self.seeds[e], name, step))
+                gen.manual_seed(stream_seed(self.seeds[e], use, step))

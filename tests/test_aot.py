@@ -67,3 +67,9 @@ def test_subset_compiles_for_sm90_without_spills():
     assert len(rows) >= 27
     assert not aot_check.check(rows), "\n".join(aot_check.check(rows))
     assert {r["mma"] for r in rows if r["precision"] == "tf32"} == {"wgmma"}
+
+
+def test_member_random_kernels_compile_for_sm90_without_spills():
+    rows = aot_check.compile_random(90)
+    assert [r["kernel"] for r in rows] == ["member_bits", "member_normal"]
+    assert not aot_check.check(rows), "\n".join(aot_check.check(rows))

@@ -186,6 +186,24 @@ def test_kill_9_then_resume_is_bit_exact(tmp_path, mnist_dir):
     assert steps == sorted(set(steps)) and steps[-1] == 400
 
 
+def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path, mnist_dir):
+    out = tmp_path / "sw"
+    proc = subprocess.Popen([sys.executable, "-m", "fastgan.sweep", "--seeds", "0,1", "--steps",
+                             "5000", "--device", "cpu", "--no-eval", "--out", str(out), *TINY],
+                            cwd=ROOT, env=dict(os.environ, FASTGAN_DATA=str(mnist_dir)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("members/*/metrics.jsonl")):
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"continue with --resume {out}" in err and "Traceback" not in err
+    steps = {checkpoint.load(out / "members" / m)["step"] for m in ("000", "001")}
+    assert len(steps) == 1 and steps.pop() > 0          # both members, one step
+
+
 def test_two_ranks_give_the_bits_of_one(tmp_path, mnist_dir):
     env = {"FASTGAN_DATA": str(mnist_dir)}
     flags = ["--seeds", "0-2", "--lr-g", "4e-4,1e-3", "--steps", "40", "--device", "cpu",
