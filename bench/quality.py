@@ -233,18 +233,42 @@ def _rate_once(name: str, result: dict) -> float:
                             if "steps_per_s" in r and r["step"] > 100]))
 
 
+def _sweep_rate_once(name: str, result: dict) -> float:
+    """Member-steps/s of the recipe's recorded sweep (its seeds, one process), 700 steps."""
+    out = ROOT / "runs" / "quality" / name / "sweep-rate"
+    if out.exists():
+        shutil.rmtree(out)
+    seeds = ",".join(sorted(result["sweep"]["seeds"], key=int))
+    _sh(["fastgan.sweep", "--device", result["device"], "--out", str(out), "--seeds", seeds,
+         "--steps", "700", "--log-every", "100", "--ckpt-every", "100000", "--no-progress",
+         "--no-tensorboard", "--no-eval", *result["flags"]])
+    recs = [json.loads(l) for l in (out / "members" / "000" / "metrics.jsonl").read_text()
+            .splitlines()]
+    steps_s = np.median([r["steps_per_s"] for r in recs if "steps_per_s" in r and r["step"] > 100])
+    return float(steps_s * len(result["sweep"]["seeds"]))
+
+
 def cmd_rate(args) -> None:
     """Steps/s of each recipe alone on this machine: 600 steps after a 100-step warm-up, the
-    median over --repeat rounds. The recipes take turns within each round, so a slow spell of
-    the machine (one run's rate varies by up to a third here) falls on all of them alike."""
+    median over --repeat rounds (and of its recorded sweep, member-steps/s). The recipes take
+    turns within each round, so a slow spell of the machine (one run's rate varies by up to a
+    third here) falls on all of them alike."""
     results = {n: _recipe(n) for n in args.names}
     runs = {n: [] for n in args.names}
+    swept = {n: [] for n in args.names if "sweep" in results[n]}
     for _ in range(args.repeat):
         for name, result in results.items():
             runs[name].append(_rate_once(name, result))
+            if name in swept:
+                swept[name].append(_sweep_rate_once(name, result))
     for name, result in results.items():
         result["alone_steps_per_s"] = float(np.median(runs[name]))
         result["alone_runs"] = runs[name]
+        if name in swept:
+            result["sweep"]["alone_member_steps_per_s"] = float(np.median(swept[name]))
+            result["sweep"]["alone_runs"] = swept[name]
+            print(f"{name} (sweep): {result['sweep']['alone_member_steps_per_s']:.1f} "
+                  f"member-steps/s alone")
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
         print(f"{name}: {result['alone_steps_per_s']:.1f} steps/s alone "
               f"(runs: {', '.join(f'{r:.1f}' for r in runs[name])})")
