@@ -64,7 +64,10 @@ def test_splice_needs_the_markers(tmp_path):
         splice(readme, "train", "x")
 
 
-def test_train_speed_targets():
+def test_train_speed_targets(monkeypatch):
+    import train_speed
+    monkeypatch.setattr(train_speed, "TARGETS", {"eager": 10.0, "compile": 1.5,
+                                                 "max-autotune": 1.2})     # the H100's
     rows = [{"batch": 64, "mode": m, "steps_per_s": v}
             for m, v in [("eager", 100.0), ("compile", 500.0), ("max-autotune", 900.0),
                          ("fastgan", 1200.0)]]
@@ -74,3 +77,11 @@ def test_train_speed_targets():
     assert "| max-autotune | 1.33x | 1.2x | met |" in md
     rows[-1]["steps_per_s"] = 600.0
     assert "| eager | 6.00x | 10.0x | missed by 40% |" in table(rows)
+
+
+def test_train_speed_cpu_target(monkeypatch):
+    import train_speed
+    monkeypatch.setattr(train_speed, "TARGETS", {"eager": 1.5})              # the CPU's
+    rows = [{"batch": 64, "mode": m, "steps_per_s": v}
+            for m, v in [("eager", 40.0), ("fastgan", 58.0)]]
+    assert "| eager | 1.45x | 1.5x | missed by 3% |" in table(rows)
