@@ -142,6 +142,7 @@ def add_flags(parser, cls) -> None:
         help_ = f.metadata.get("help", "")
         if "default" not in help_:
             help_ += f" (default: {default})"
+        help_ = help_.replace("%", "%%")             # argparse formats help with %
         if isinstance(default, bool) or f.type == (bool | None):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_)
         elif isinstance(default, tuple):

@@ -79,3 +79,10 @@ def test_sample_cli_npy_and_png(tmp_path, mnist_dir):
     assert x.shape == (20, 784) and x.dtype == np.float32 and -1 <= x.min() and x.max() <= 1
     r = cli("fastgan.sample", "--checkpoint", str(run), "--n", "20", "--out", str(tmp_path / "s.png"))
     assert r.returncode == 0 and read_png_size(tmp_path / "s.png") == (152, 122)   # 5 x 4 tiles
+
+
+@pytest.mark.parametrize("command", ["fastgan.train", "fastgan.sample", "fastgan.eval",
+                                     "fastgan.toy1d", "fastgan.sweep"])
+def test_help_works(command):
+    r = cli(command, "--help")
+    assert r.returncode == 0 and "usage:" in r.stdout and "Traceback" not in r.stderr, r.stderr
