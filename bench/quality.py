@@ -4,6 +4,7 @@
     python bench/quality.py rate NAME [NAME ...] [--repeat 3]
     python bench/quality.py shares NAME [NAME ...] [--n 50000]
     python bench/quality.py sweep NAME DIR
+    python bench/quality.py study DIR NAME [NAME ...]
     python bench/quality.py report [--plot NAME ...] [--grid NAME] [--readme README.md]
 
 `run` trains `python -m fastgan.train --eval-every 1 FLAGS` once per seed into
@@ -21,12 +22,17 @@ only. Its training time is the base's plus the extension's.
 member's record as `run` makes it for a single run, and the sweep's wall clock; `report` adds
 it as the row "NAME (sweep)".
 
+`study` records each setting of a finished sweep (a grid of settings x seeds, `fastgan.sweep
+--eval-every 1`) as a recipe of its own, NAME.json per setting in the sweep's order, with the
+flags that reproduce it: how the step-count ablations are run and kept.
+
 `report` turns every JSON there into bench/results/quality.md: per recipe the mean +- standard
 deviation over seeds of FID, IS and Parzen (with the mean standard error of the estimate), the
-modes and the smallest and largest class share, the generator steps (and CPU minutes) to the
-first epoch with FID <= 30 and <= 15, and the CPU minutes of the whole run. Rows whose name ends
-in "+raw" are the same runs scored through the trained G. --plot draws FID against generator
-steps into docs/fid_vs_steps.png; --grid copies that recipe's seed-0 final grid to
+modes and the smallest and largest class share, the generator steps to the first epoch with
+FID <= 30, 15, 10 and 5, the images D had seen by FID <= 15 (steps x batch x k), and the CPU
+minutes of the whole run. Rows whose name ends in "+raw" are the same runs scored through the
+trained G. --plot draws FID against generator steps into docs/fid_vs_steps.png; --grid copies
+that recipe's seed-0 final grid to
 docs/samples.png; --readme fills the README's quality block.
 """
 import argparse
@@ -40,7 +46,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "quality"
-TARGETS = (30.0, 15.0)
+TARGETS = (30.0, 15.0, 10.0, 5.0)
 
 
 def _sh(args: list[str]) -> None:
@@ -165,6 +171,59 @@ def cmd_sweep(args) -> None:
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(f"{args.name}: recorded the sweep in {folder} ({len(seeds)} members, "
           f"{table['seconds'] / 60:.1f} min)")
+
+
+def _cli_flags(flags: dict) -> list[str]:
+    """A sweep member's flags (field -> value) as the command line that reproduces it, less
+    the seed and what only says where and how often (config.SHARED)."""
+    sys.path.insert(0, str(ROOT))
+    from fastgan.config import SHARED
+    out = []
+    for name, value in flags.items():
+        if name == "seed" or name in SHARED:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            out.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, (list, tuple)):
+            out += [flag, ",".join(str(v) for v in value)]
+        else:
+            out += [flag, str(value)]
+    return out
+
+
+def cmd_study(args) -> None:
+    """Each setting of a finished sweep (a grid of settings x seeds) as a recipe of its own:
+    bench/results/quality/NAME.json with the setting's flags and one record per seed, as `run`
+    writes them for single runs (the sweep's members train exactly as those would)."""
+    folder = Path(args.dir)
+    try:
+        table = json.loads((folder / "sweep.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        _fail(f"{folder}: no readable sweep.json (a finished fastgan.sweep's folder)")
+    settings = table["settings"]
+    if len(args.names) != len(settings):
+        _fail(f"{folder} holds {len(settings)} settings ({'; '.join(s['setting'] for s in settings)}):"
+              f" give as many names, got {len(args.names)}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for name, setting in zip(args.names, settings):
+        members = [table["members"][j] for j in setting["members"]]
+        seeds = {}
+        for m in members:
+            if m["status"] != "done":
+                seeds[str(m["seed"])] = {"failed": f"{m['status']} at step {m['steps']}: "
+                                                   f"{m.get('reason') or ''}".strip()}
+                continue
+            run_dir = folder / m["dir"]
+            summary = json.loads((run_dir / "summary.json").read_text())
+            seeds[str(m["seed"])] = collect(run_dir, summary.get("parzen"), None)
+        device = json.loads((folder / members[0]["dir"] / "config.json").read_text())["device"]
+        result = {"name": name, "flags": _cli_flags(members[0]["flags"]), "device": device,
+                  "from_sweep": str(folder.resolve().relative_to(ROOT)
+                                    if folder.resolve().is_relative_to(ROOT) else folder),
+                  "setting": setting["setting"], "seeds": seeds}
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+        print(f"{name}: {setting['setting']} ({len(seeds)} seeds)")
 
 
 def _ms(values, fmt="{:.1f}") -> str:
@@ -303,22 +362,44 @@ def _span(histograms: list) -> str:
     return f"{100 * min(x.min() for x in shares):.1f}–{100 * max(x.max() for x in shares):.1f}%"
 
 
+def images_per_step(flags: list[str]) -> int:
+    """Real images D sees per generator step (batch size x k) under a recipe's flags."""
+    value = {"--batch-size": 64, "--k": 1}
+    for i, f in enumerate(flags[:-1]):
+        if f in value:
+            value[f] = int(flags[i + 1])
+    return value["--batch-size"] * value["--k"]
+
+
 def table(results: list[dict]) -> str:
+    """One row per recipe view: scores (mean ± sd over seeds), then the generator steps to the
+    first epoch at or below each FID target (from the curves), the images D had seen by the
+    FID <= 15 epoch (steps x batch x k: a larger batch's win shows as such), and CPU minutes."""
     head = ("| recipe | seeds | FID | IS | modes | class share min–max | Parzen LL (± s.e.) | "
-            "G steps | steps to FID ≤ 30 | steps to FID ≤ 15 | CPU min | class share, 50k |")
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "G steps | " + " | ".join(f"steps to FID ≤ {t:g}" for t in TARGETS) +
+            " | images to FID ≤ 15 (M) | CPU min | class share, 50k |")
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(TARGETS)
+             + "---:|---:|---:|"]
     for result in results:
+        per_step = images_per_step(result.get("flags", []))
         failed = [s["failed"] for s in result["seeds"].values() if "failed" in s]
         if failed:
-            lines.append(f"| {result['name']} | {len(failed)} | {'; '.join(failed)} |" + " |" * 9)
+            lines.append(f"| {result['name']} | {len(failed)} | {'; '.join(failed)} |"
+                         + " |" * (10 + len(TARGETS)))
         for name, seeds in rows_of(result):
-            def to(t, field):
-                got = [s["to"][str(t)] for s in seeds]
+            key = "raw_fid" if seeds[0]["view"] == "raw" else "fid"
+
+            def first(s, t):
+                hit = _first_at_or_below(s["curve"], key, t, 1.0)
+                return hit["step"] if hit else None
+
+            def to(t, scale=1):
+                got = [first(s, t) for s in seeds]
                 if all(g is None for g in got):
                     return "not reached"
                 if any(g is None for g in got):
                     return f"{sum(g is not None for g in got)}/{len(got)} seeds"
-                return _ms([g[field] for g in got], "{:.0f}" if field == "step" else "{:.1f}")
+                return _ms([g * scale for g in got], "{:.0f}" if scale == 1 else "{:.2f}")
             share = _span([s["final"]["histogram"] for s in seeds if "histogram" in s["final"]])
             share50 = _span([s["shares"]["histogram"] for s in seeds
                              if s.get("shares") and s["view"] != "raw"])
@@ -329,8 +410,9 @@ def table(results: list[dict]) -> str:
                 f"| {name} | {len(seeds)} | {_ms([s['final']['fid'] for s in seeds], '{:.2f}')} | "
                 f"{_ms([s['final']['is'] for s in seeds], '{:.2f}')} | "
                 f"{_ms([s['final']['modes'] for s in seeds], '{:.0f}')} | {share} | {parzen} | "
-                f"{_ms([s['steps'] for s in seeds], '{:.0f}')} | {to(TARGETS[0], 'step')} | "
-                f"{to(TARGETS[1], 'step')} | {minutes(result, seeds, name.endswith(' (sweep)'))} | {share50} |")
+                f"{_ms([s['steps'] for s in seeds], '{:.0f}')} | "
+                + " | ".join(to(t) for t in TARGETS) + f" | {to(15.0, per_step / 1e6)} | "
+                f"{minutes(result, seeds, name.endswith(' (sweep)'))} | {share50} |")
     return "\n".join(lines)
 
 
@@ -397,6 +479,10 @@ def main(argv=None) -> None:
     w = sub.add_parser("sweep", help="record a finished sweep of a recipe beside its runs")
     w.add_argument("name")
     w.add_argument("dir", help="the sweep's folder (fastgan.sweep --out)")
+    y = sub.add_parser("study", help="record each setting of a finished sweep as a recipe")
+    y.add_argument("dir", help="the sweep's folder (fastgan.sweep --out)")
+    y.add_argument("names", nargs="+", metavar="name", help="one recipe name per setting, in "
+                   "the sweep's order")
     q = sub.add_parser("report", help="tables (and plots) from the committed results")
     q.add_argument("--order", nargs="+", help="recipes first in this order (the rest by name)")
     q.add_argument("--plot", nargs="+", help="recipes drawn in docs/fid_vs_steps.png")
@@ -414,6 +500,8 @@ def main(argv=None) -> None:
         cmd_shares(args)
     elif args.cmd == "sweep":
         cmd_sweep(args)
+    elif args.cmd == "study":
+        cmd_study(args)
     else:
         cmd_report(args)
 

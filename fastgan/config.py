@@ -27,6 +27,12 @@ class ModelConfig:
     d_input_dropout: float = opt(0.1, "dropout rate on D's input pixels (the paper used it; 0.1 "
                                       "measured: lower FID, the 1s below 13%)")
     d_maxout: int = opt(0, "maxout pieces per hidden unit of D (0: LeakyReLU units, as G's)")
+    d_spectral_norm: bool = opt(False, "spectral normalization of D's weights (Miyato et al. "
+                                "2018): each layer uses W / sigma(W), sigma from one power "
+                                "iteration per D step")
+    d_mbstd: int = opt(0, "minibatch standard deviation (Karras et al. 2018): group size over "
+                       "which D appends the mean std of its last hidden features as one more "
+                       "feature (0: off; must divide --batch-size)")
 
 
 LR_D, LR_G = 2e-4, 4e-4      # the default learning rates (bench/results/quality.md)
@@ -51,12 +57,23 @@ class TrainConfig:
     lr_d: float | None = opt(None, f"discriminator learning rate (default: --lr, else {LR_D:g})")
     lr_g: float | None = opt(None, f"generator learning rate (default: --lr, else {LR_G:g}: G "
                              "learns twice as fast as D)")
-    lr_schedule: str = opt("constant", "learning rates over the run: constant, or linear "
-                           "decay to 0 at the last step", choices=("constant", "linear"))
+    lr_schedule: str = opt("constant", "learning rates over the run: constant, or a linear "
+                           "or cosine decay to 0 at the last step, from --lr-decay-start on",
+                           choices=("constant", "linear", "cosine"))
+    lr_decay_start: float = opt(0.0, "fraction of the run after which --lr-schedule decays "
+                                "(0: over the whole run; 0.75: over the last quarter)")
+    lr_warmup: int = opt(0, "steps of linear learning-rate warm-up from 0 (0: none)")
     beta1: float = opt(0.5, "Adam beta1")
     beta2: float = opt(0.999, "Adam beta2")
     ema_decay: float = opt(0.999, "decay of the moving average of G's weights that samples and "
                            "evaluation use (0: off, the trained G is used)")
+    ema_start: int = opt(0, "generator steps before the average starts (until then it is a "
+                         "copy of G)")
+    g_topk: float = opt(1.0, "top-k generator updates (Sinha et al. 2020): the smallest share "
+                        "of each batch's fakes, those D rates highest, that G's loss keeps "
+                        "(1: all)")
+    g_topk_decay: float = opt(0.99, "per epoch, the kept share of top-k shrinks by this factor "
+                              "from 1 down to --g-topk")
     instance_noise: float = opt(0.0, "std of Gaussian noise added to D's inputs (real and "
                                 "fake), annealed linearly to 0 by the end of the run")
     share_g_forward: bool = opt(False, "with k = 1, one G forward serves the D step (detached) "
@@ -99,7 +116,8 @@ class TrainConfig:
 # every other field may differ per member (rates, labels, seeds, schedules become tensors of E
 # or per-member host floats). SHARED fields are one value for the whole sweep.
 SHAPE = ("latent_dim", "g_hidden", "d_hidden", "image_dim", "negative_slope", "d_maxout",
-         "batch_size", "k", "share_g_forward", "train_size", "epochs", "steps")
+         "d_spectral_norm", "d_mbstd", "batch_size", "k", "share_g_forward", "train_size",
+         "epochs", "steps", "g_topk", "g_topk_decay")
 SHARED = ("device", "data_dir", "out", "resume", "compile", "cuda_graphs", "backend",
           "precision", "log_every", "ckpt_every", "eval_every", "target_fid", "progress",
           "tensorboard")
@@ -188,6 +206,15 @@ def validate(cfg: TrainConfig) -> None:
               (cfg.lr_d is None or cfg.lr_d > 0, "--lr-d must be > 0"),
               (cfg.lr_g is None or cfg.lr_g > 0, "--lr-g must be > 0"),
               (0 <= cfg.ema_decay < 1, "--ema-decay must be in [0, 1) (0 turns it off)"),
+              (cfg.ema_start >= 0, "--ema-start must be >= 0"),
+              (0 <= cfg.lr_decay_start < 1, "--lr-decay-start must be in [0, 1)"),
+              (cfg.lr_warmup >= 0, "--lr-warmup must be >= 0"),
+              (0 < cfg.g_topk <= 1, "--g-topk must be in (0, 1] (1 turns it off)"),
+              (0 < cfg.g_topk_decay <= 1, "--g-topk-decay must be in (0, 1]"),
+              (cfg.model.d_mbstd == 0 or cfg.model.d_mbstd >= 2,
+               "--d-mbstd must be 0 (off) or a group of >= 2 images"),
+              (cfg.model.d_mbstd == 0 or cfg.batch_size % cfg.model.d_mbstd == 0,
+               f"--d-mbstd {cfg.model.d_mbstd} must divide --batch-size {cfg.batch_size}"),
               (cfg.instance_noise >= 0, "--instance-noise must be >= 0"),
               (not cfg.share_g_forward or cfg.k == 1, "--share-g-forward needs --k 1"),
               (0 <= cfg.model.d_dropout < 1, "--d-dropout must be in [0, 1)"),

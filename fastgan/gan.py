@@ -9,10 +9,11 @@ members do.
 
 A D step draws z, computes G(z) without a graph, runs D once over [real; fake] and minimizes
 BCE(D(x), label) + BCE(D(G(z)), 0). A G step draws z and minimizes the generator loss through a
-frozen D. With share_g_forward (k = 1 only) one G forward on one z serves both: the D step
+frozen D (with top-k, over the fakes D rates highest). With share_g_forward (k = 1 only) one G forward on one z serves both: the D step
 takes it detached, and the G step, after D's update, backpropagates through the updated D into
 the kept G graph (G's weights have not changed in between, so that graph is exact); this saves
-one G forward per step. With instance noise, Gaussian noise of the member's std is added to
+one G forward per step. With spectral normalization each D step first runs one power
+iteration of D's layers (their u, v are part of a member's state). With instance noise, Gaussian noise of the member's std is added to
 every input D sees, real and fake, in both steps. D's dropout masks come from 16 random bits
 per unit of the member's mask stream, drawn before each D forward.
 
@@ -28,6 +29,7 @@ from fastgan.config import TrainConfig, group_key
 from fastgan.losses import G_LOSSES, d_loss_members, g_loss_members
 from fastgan.models import Discriminator, Generator
 from fastgan.optim import MemberAdam, MemberEMA
+from fastgan.schedules import lr_factor, schedule_key
 from fastgan.streams import Streams, generator
 
 
@@ -52,16 +54,18 @@ class GAN:
         self.G = Generator(model, E, inits).to(device)
         self.D = Discriminator(model, E, inits, [c.model.d_input_dropout for c in cfgs],
                                [c.model.d_dropout for c in cfgs]).to(device)
+        schedules = [schedule_key(c) for c in cfgs]
         self.opt_g = MemberAdam(self.G.parameters(), [c.g_lr for c in cfgs],
-                                [(c.beta1, c.beta2) for c in cfgs], [c.lr_schedule for c in cfgs])
+                                [(c.beta1, c.beta2) for c in cfgs], schedules)
         self.opt_d = MemberAdam(self.D.parameters(), [c.d_lr for c in cfgs],
-                                [(c.beta1, c.beta2) for c in cfgs], [c.lr_schedule for c in cfgs])
+                                [(c.beta1, c.beta2) for c in cfgs], schedules)
         self.lr_scales = [1.0] * E
         self.G_ema, self.ema = None, None
         if any(c.ema_decay > 0 for c in cfgs):
             self.G_ema = Generator(model, E, None).to(device).requires_grad_(False).eval()
             self.G_ema.load_state_dict(self.G.state_dict())
-            self.ema = MemberEMA(self.G_ema, self.G, [c.ema_decay for c in cfgs])
+            self.ema = MemberEMA(self.G_ema, self.G, [c.ema_decay for c in cfgs],
+                                 [c.ema_start for c in cfgs])
         self.streams = Streams([c.seed for c in cfgs], device)
         self.real_label = _per_member([c.real_label for c in cfgs], device)
         self.g_target = _per_member([G_LOSSES[c.g_loss][0] for c in cfgs], device)
@@ -131,13 +135,17 @@ class GAN:
             fake = self.G(z)                                   # [E, B, 784]
         return self._d_on_fake(real, fake, eps, masks)
 
-    def _g_on_fake(self, fake, eps, masks):
+    def _g_on_fake(self, fake, eps, masks, topk=None):
         logits = self.D(fake if eps is None else fake + eps, masks)[..., 0]  # [E, B]
-        loss, p_fake = g_loss_members(logits, self.g_target, self.g_sign)
+        if topk is None or topk >= logits.shape[1]:
+            loss, p_fake = g_loss_members(logits, self.g_target, self.g_sign)
+        else:                        # top-k: the loss over the k fakes D rates highest
+            loss, _ = g_loss_members(logits.topk(topk, dim=1).values, self.g_target, self.g_sign)
+            p_fake = torch.sigmoid(logits.detach()).mean(1)    # D(G(z)) over the whole batch
         return loss.sum(), torch.stack([loss.detach(), p_fake], 1)            # stats [E, 2]
 
-    def _g_forward(self, z, eps, masks):
-        return self._g_on_fake(self.G(z), eps, masks)
+    def _g_forward(self, z, eps, masks, topk=None):
+        return self._g_on_fake(self.G(z), eps, masks, topk)
 
     def _g_fake(self, z):
         return self.G(z)
@@ -148,6 +156,7 @@ class GAN:
         [E, 3]: d_loss, D(x), D(G(z)). noise_scale anneals the instance noise."""
         b = real.shape[1]
         self.opt_d.zero_grad()
+        self.D.power_iteration()                               # spectral norm's u, v (if on)
         z = self.z(b)
         loss, stats = self._d_forward_fn(real, z, self.eps(2 * b, noise_scale),
                                          self.masks(2 * b))
@@ -155,24 +164,26 @@ class GAN:
         self.opt_d.step(self.lr_scales)
         return stats
 
-    def g_step(self, batch_size: int, noise_scale: float = 1.0) -> torch.Tensor:
+    def g_step(self, batch_size: int, noise_scale: float = 1.0, topk: int | None = None):
         """One generator update of every member through its frozen D; returns [E, 2]: g_loss,
-        D(G(z))."""
+        D(G(z)). topk: the loss keeps only the topk fakes D rates highest (None: all)."""
         z = self.z(batch_size)
         eps, masks = self.eps(batch_size, noise_scale), self.masks(batch_size)
-        return self._g_update(lambda: self._g_forward_fn(z, eps, masks))
+        return self._g_update(lambda: self._g_forward_fn(z, eps, masks, topk))
 
-    def shared_step(self, real: torch.Tensor, noise_scale: float = 1.0):
+    def shared_step(self, real: torch.Tensor, noise_scale: float = 1.0,
+                    topk: int | None = None):
         """A D step and a G step on one G forward (k = 1); returns (D stats, G stats)."""
         b = real.shape[1]
         self.opt_d.zero_grad()
+        self.D.power_iteration()
         fake = self._g_fake_fn(self.z(b))                      # [E, B, 784], G's graph kept
         loss, d_stats = self._d_on_fake_fn(real, fake.detach(), self.eps(2 * b, noise_scale),
                                            self.masks(2 * b))
         loss.backward()
         self.opt_d.step(self.lr_scales)
         eps, masks = self.eps(b, noise_scale), self.masks(b)
-        return d_stats, self._g_update(lambda: self._g_on_fake_fn(fake, eps, masks))
+        return d_stats, self._g_update(lambda: self._g_on_fake_fn(fake, eps, masks, topk))
 
     def _g_update(self, forward) -> torch.Tensor:
         self.opt_g.zero_grad()
@@ -186,10 +197,10 @@ class GAN:
         self.update_ema()
         return stats
 
-    def set_lr_scale(self, scale: float) -> None:
-        """The learning rates of the members on the linear schedule at scale x their configured
-        values (host floats: no sync); members on the constant schedule keep theirs."""
-        self.lr_scales = [scale if c.lr_schedule == "linear" else 1.0 for c in self.cfgs]
+    def set_lr_scales(self, step: int, total: int) -> None:
+        """Each member's learning rates for the update at `step` of `total`: its schedule's
+        factor (fastgan.schedules.lr_factor) on its configured values (host floats: no sync)."""
+        self.lr_scales = [lr_factor(c, step, total) for c in self.cfgs]
 
     def update_ema(self) -> None:
         if self.ema is not None:

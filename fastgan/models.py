@@ -4,7 +4,9 @@ Generator     z [E, B, latent] -> 256 -> 512 -> 1024 -> 784, LeakyReLU hidden, t
 Discriminator x [E, B, 784] -> 512 -> 256 -> 1, LeakyReLU hidden, a logit out (the sigmoid lives
 in the loss). As in the paper, D may drop out its input pixels and hidden units, and its hidden
 units may be maxout units (a linear_act(..., "none") of width units x pieces, max-pooled over
-the pieces). Widths, latent size, slope, dropout and maxout come from ModelConfig.
+the pieces). D's weights may be spectrally normalized, and D may append a minibatch standard
+deviation feature before its last layer. Widths, latent size, slope, dropout, maxout, spectral
+norm and minibatch std come from ModelConfig.
 
 Members: every parameter has a leading member axis (weight [E, out, in], bias [E, out]), as
 PyTorch's ensembling recipe stacks models, and one linear_act launch serves every member. Member
@@ -20,6 +22,7 @@ is a pure function of its inputs (what torch.compile traces).
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fastgan.config import ModelConfig
@@ -29,15 +32,22 @@ from fastgan.kernels.linear_act import linear_act
 class Dense(nn.Module):
     """weight [E, out, in] and bias [E, out] for E members (members=None: [out, in] and [out],
     one model, as the 1-D toy uses); initialized as nn.Linear is, member e from generators[e]
-    (the global generator when none is given)."""
+    (the global generator when none is given).
+
+    spectral_norm (Miyato et al. 2018, as torch.nn.utils.parametrizations.spectral_norm): the
+    layer computes with W / sigma, sigma = u^T W v, where u [E, out] and v [E, in] (buffers,
+    drawn N(0, I) after the weights, normalized, then 15 power iterations, as PyTorch starts
+    them) estimate W's first singular vectors; power_iteration() refines them once (no graph),
+    and gradients flow through sigma to W, u and v held fixed."""
 
     def __init__(self, n_in: int, n_out: int, activation: str, slope: float,
-                 members: int | None = None, generators=None):
+                 members: int | None = None, generators=None, spectral_norm: bool = False):
         super().__init__()
         lead = () if members is None else (members,)
         self.weight = nn.Parameter(torch.empty(*lead, n_out, n_in))
         self.bias = nn.Parameter(torch.empty(*lead, n_out))
         self.activation, self.slope = activation, slope
+        self.spectral_norm = spectral_norm
         bound = 1.0 / math.sqrt(n_in)
         with torch.no_grad():
             if generators is None:
@@ -47,9 +57,42 @@ class Dense(nn.Module):
                 for w, b, gen in zip(self.weight, self.bias, generators):  # init only
                     w.uniform_(-bound, bound, generator=gen)
                     b.uniform_(-bound, bound, generator=gen)
+        if spectral_norm:
+            self.register_buffer("u", torch.empty(*lead, n_out))
+            self.register_buffer("v", torch.empty(*lead, n_in))
+            with torch.no_grad():
+                if generators is None:
+                    self.u.normal_()
+                    self.v.normal_()
+                else:
+                    for u, v, gen in zip(self.u, self.v, generators):         # init only
+                        u.normal_(generator=gen)
+                        v.normal_(generator=gen)
+                self.u.copy_(F.normalize(self.u, dim=-1, eps=SN_EPS))
+                self.v.copy_(F.normalize(self.v, dim=-1, eps=SN_EPS))
+                for _ in range(15):
+                    self.power_iteration()
+
+    @torch.no_grad()
+    def power_iteration(self) -> None:
+        """u <- normalize(W v), v <- normalize(W^T u): one step toward W's first singular
+        vectors. Products as elementwise sums over one axis, so a member's result does not
+        depend on how many members share the tensors."""
+        w = self.weight
+        self.u.copy_(F.normalize((w * self.v.unsqueeze(-2)).sum(-1), dim=-1, eps=SN_EPS))
+        self.v.copy_(F.normalize((w * self.u.unsqueeze(-1)).sum(-2), dim=-1, eps=SN_EPS))
+
+    def sigma(self) -> torch.Tensor:
+        """u^T W v per member ([E], or a scalar), differentiable in W."""
+        return (self.u * (self.weight * self.v.unsqueeze(-2)).sum(-1)).sum(-1)
+
+    def effective_weight(self) -> torch.Tensor:
+        if not self.spectral_norm:
+            return self.weight
+        return self.weight / self.sigma()[..., None, None]        # [E, out, in] / [E, 1, 1]
 
     def forward(self, x):
-        return linear_act(x, self.weight, self.bias, self.activation, self.slope)
+        return linear_act(x, self.effective_weight(), self.bias, self.activation, self.slope)
 
     def extra_repr(self):
         return f"{self.weight.shape[-1]} -> {self.weight.shape[-2]}, {self.activation}"
@@ -79,13 +122,39 @@ class Generator(nn.Module):
 class Maxout(nn.Module):
     """units maxout units of `pieces` linear pieces each: max over pieces of (x W^T + b)."""
 
-    def __init__(self, n_in: int, units: int, pieces: int, members: int = 1, generators=None):
+    def __init__(self, n_in: int, units: int, pieces: int, members: int = 1, generators=None,
+                 spectral_norm: bool = False):
         super().__init__()
         self.units, self.pieces = units, pieces
-        self.linear = Dense(n_in, units * pieces, "none", 0.2, members, generators)
+        self.linear = Dense(n_in, units * pieces, "none", 0.2, members, generators, spectral_norm)
 
     def forward(self, x):   # [E, B, in] -> [E, B, units * pieces] -> [E, B, units, pieces] -> max
         return self.linear(x).unflatten(-1, (self.units, self.pieces)).amax(dim=-1)
+
+
+SN_EPS = 1e-12                     # torch.nn.utils.parametrizations.spectral_norm's normalize eps
+
+
+class MinibatchStd(nn.Module):
+    """Minibatch standard deviation (Karras et al. 2018) for an MLP: over each group of `group`
+    consecutive rows, the std of every feature (biased, sqrt(var + 1e-8)) averaged over the
+    features, appended to each row of the group as one more feature. [E, R, F] -> [E, R, F + 1];
+    R a multiple of group (D sees [real; fake] with the batch a multiple of it: no group mixes
+    real and fake images)."""
+
+    def __init__(self, group: int):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x):
+        E, R, n = x.shape
+        y = x.unflatten(1, (R // self.group, self.group))        # [E, R/g, g, F]
+        std = (y - y.mean(2, keepdim=True)).square().mean(2).add(1e-8).sqrt().mean(-1)
+        feature = std[:, :, None, None].expand(E, R // self.group, self.group, 1)
+        return torch.cat([x, feature.reshape(E, R, 1)], -1)       # [E, R, F + 1]
+
+    def extra_repr(self):
+        return f"group {self.group}"
 
 
 # A rate p drops a unit when its 16 random bits, read as a signed int16 in [-32768, 32767], fall
@@ -135,15 +204,26 @@ class Discriminator(nn.Module):
         input_rates = input_rates if input_rates is not None else [cfg.d_input_dropout] * members
         hidden_rates = hidden_rates if hidden_rates is not None else [cfg.d_dropout] * members
         layers = [Dropout(input_rates, cfg.image_dim)]
-        sizes = [cfg.image_dim, *cfg.d_hidden]
+        sizes, sn = [cfg.image_dim, *cfg.d_hidden], cfg.d_spectral_norm
         for a, b in zip(sizes[:-1], sizes[1:]):
-            layers.append(Maxout(a, b, cfg.d_maxout, members, generators) if cfg.d_maxout > 0
-                          else Dense(a, b, "leaky_relu", cfg.negative_slope, members, generators))
+            layers.append(Maxout(a, b, cfg.d_maxout, members, generators, sn) if cfg.d_maxout > 0
+                          else Dense(a, b, "leaky_relu", cfg.negative_slope, members, generators,
+                                     sn))
             layers.append(Dropout(hidden_rates, b))
-        layers.append(Dense(sizes[-1], 1, "none", cfg.negative_slope, members, generators))
+        if cfg.d_mbstd:
+            layers.append(MinibatchStd(cfg.d_mbstd))
+        layers.append(Dense(sizes[-1] + (cfg.d_mbstd > 0), 1, "none", cfg.negative_slope,
+                            members, generators, sn))
         self.net = nn.Sequential(*layers)
+        self.normalized = [m for m in self.modules() if isinstance(m, Dense) and m.spectral_norm]
         self.all_sites = [m for m in self.net if isinstance(m, Dropout)]
         self.sites = [m for m in self.all_sites if m.active]
+
+    @torch.no_grad()
+    def power_iteration(self) -> None:
+        """One power iteration of every spectrally normalized layer (once per D step)."""
+        for layer in self.normalized:
+            layer.power_iteration()
 
     def forward(self, x, bits=None):   # [E, B, 784] -> [E, B, 1] logits
         """bits: the random bits of each active site in order (int16 [E, B, width], drawn by

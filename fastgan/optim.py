@@ -11,10 +11,11 @@ member's update is the one torch.optim.Adam makes for it alone, bit for bit. Per
 Nothing reads a value back to the host: learning rates are host floats, the step counts [E]
 stay on the device.
 
-MemberEMA: ema <- ema + w (theta - ema), w = 1 - min(decay_e, (1 + t) / (10 + t)) after the
-t-th update (the warm-up keeps early averages from dwelling on the random initial G): one fused
-foreach lerp per distinct decay. A member without an average (decay 0) gets w = 1, an exact copy
-of its G, so the stacked average is always the generator that samples.
+MemberEMA: ema <- ema + w (theta - ema), w = 1 - min(decay_e, (1 + t) / (10 + t)) at the t-th
+update since the member's start (the warm-up keeps early averages from dwelling on the random
+initial G): one fused foreach lerp per distinct (decay, start). Before its start (--ema-start G
+steps), and always for a member without an average (decay 0), w = 1: an exact copy of its G, so
+the stacked average is always the generator that samples.
 """
 import torch
 
@@ -32,8 +33,8 @@ def _groups(keys) -> dict:
 class MemberAdam:
     def __init__(self, params, lrs, betas, schedules=None):
         """params: stacked tensors [E, ...]; lrs: E floats; betas: E pairs (beta1, beta2);
-        schedules: E names of learning-rate schedules (members on one schedule get one scale
-        per step)."""
+        schedules: E keys of learning-rate schedules (fastgan.schedules.schedule_key: members on
+        one schedule get one scale per step)."""
         self.params = list(params)
         E = self.params[0].shape[0]
         self.lrs, self.betas = [float(v) for v in lrs], [tuple(map(float, b)) for b in betas]
@@ -92,18 +93,26 @@ class MemberAdam:
 
 
 class MemberEMA:
-    def __init__(self, average, model, decays):
+    def __init__(self, average, model, decays, starts=None):
         """average, model: stacked modules of one shape (the average starts as a copy of model);
-        decays: E floats (0: that member keeps no average; the copy follows its model)."""
+        decays: E floats (0: that member keeps no average; the copy follows its model); starts:
+        E counts of updates that copy before the average begins (default 0)."""
         self.decays = [float(d) for d in decays]
+        starts = [int(s) for s in starts] if starts is not None else [0] * len(self.decays)
         avg, src = list(average.parameters()), list(model.parameters())
-        self.groups = {d: ([a[e] for e in m for a in avg], [p.detach()[e] for e in m for p in src])
-                       for d, m in _groups(self.decays).items()}
+        self.groups = {key: ([a[e] for e in m for a in avg],
+                             [p.detach()[e] for e in m for p in src])
+                       for key, m in _groups(zip(self.decays, starts)).items()}
         self.steps = 0
+
+    @staticmethod
+    def weight(decay: float, start: int, steps: int) -> float:
+        """w of the update after `steps` earlier ones."""
+        t = steps - start
+        return 1.0 - min(decay, (1 + t) / (10 + t)) if decay and t >= 0 else 1.0
 
     @torch.no_grad()
     def update(self) -> None:
-        t = self.steps
-        for decay, (avg, src) in self.groups.items():
-            torch._foreach_lerp_(avg, src, 1.0 - min(decay, (1 + t) / (10 + t)) if decay else 1.0)
+        for (decay, start), (avg, src) in self.groups.items():
+            torch._foreach_lerp_(avg, src, self.weight(decay, start, self.steps))
         self.steps += 1

@@ -19,7 +19,8 @@ from fastgan.config import TrainConfig, add_flags, field_value, from_dict, from_
 # Flags a resumed run may not change: they fix the model, the data order or the state's shape.
 FIXED_ON_RESUME = ("seed", "batch_size", "train_size", "k", "share_g_forward", "ema_decay",
                    "latent_dim", "g_hidden", "d_hidden", "image_dim", "negative_slope",
-                   "d_dropout", "d_input_dropout", "d_maxout")
+                   "d_dropout", "d_input_dropout", "d_maxout", "d_spectral_norm", "d_mbstd",
+                   "ema_start")
 
 
 def parse(argv) -> tuple[TrainConfig, Path, dict | None]:

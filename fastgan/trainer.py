@@ -32,6 +32,7 @@ from fastgan.gan import GAN
 from fastgan.images import grid, write_png
 from fastgan.monitor import Log, Progress
 from fastgan.plots import curves
+from fastgan.schedules import topk_count
 from fastgan.streams import generator
 
 SAMPLE_GRID = 64  # fixed-z samples in each grid (8 x 8)
@@ -254,16 +255,17 @@ class Group:
         try:
             while self.step < self.total and self.members:
                 left = 1 - self.step / self.total          # 1 at the start, 1/total at the end
-                if any(m.cfg.lr_schedule == "linear" for m in self.members):
-                    self.gan.set_lr_scale(left)
+                self.gan.set_lr_scales(self.step, self.total)
+                topk = topk_count(cfg, self.step, self.steps_per_epoch)
                 if self.gan.shared:
-                    d_stats, g_stats = self.gan.shared_step(self.batches.get(self.step), left)
+                    d_stats, g_stats = self.gan.shared_step(self.batches.get(self.step), left,
+                                                            topk)
                     acc_d += d_stats
                     acc_g += g_stats
                 else:
                     for j in range(k):
                         acc_d += self.gan.d_step(self.batches.get(self.step * k + j), left)
-                    acc_g += self.gan.g_step(cfg.batch_size, left)
+                    acc_g += self.gan.g_step(cfg.batch_size, left, topk)
                 self.step += 1
                 n += 1
                 self.progress.tick(len(self.members))

@@ -18,11 +18,15 @@ pytestmark = pytest.mark.skipif(not (CUDA or INTERPRET), reason=(
 MODEL = ModelConfig(latent_dim=16, g_hidden=(32, 48), d_hidden=(40,))
 
 
-def _train(backend, members, steps=3):
+OPTIONS = ModelConfig(latent_dim=16, g_hidden=(32, 48), d_hidden=(40, 24), d_spectral_norm=True,
+                      d_mbstd=4)
+
+
+def _train(backend, members, steps=3, model=MODEL, topk=None):
     kernels.set_backend(backend)
     kernels.set_precision("ieee")
     # members differ in seed, learning rate, label and G loss: one launch per layer for all
-    cfgs = [TrainConfig(model=MODEL, seed=3 + e, lr_g=4e-4 * (1 + e), real_label=1.0 - 0.05 * e,
+    cfgs = [TrainConfig(model=model, seed=3 + e, lr_g=4e-4 * (1 + e), real_label=1.0 - 0.05 * e,
                         g_loss="minimax" if e == 1 else "ns") for e in range(members)]
     device = torch.device("cuda" if CUDA else "cpu")
     gan = GAN(cfgs, device, compile=False)
@@ -30,7 +34,7 @@ def _train(backend, members, steps=3):
     stats = []
     for _ in range(steps):
         real = (torch.rand(members, 16, 784, generator=data) * 2 - 1).to(device)
-        stats.append(torch.cat([gan.d_step(real), gan.g_step(16)], 1))
+        stats.append(torch.cat([gan.d_step(real), gan.g_step(16, 1.0, topk)], 1))
     return gan, torch.stack(stats)
 
 
@@ -39,13 +43,24 @@ def test_gan_steps_triton_match_reference(members):
     tri, s_tri = _train("auto", members)
     z = torch.zeros(members, 1, 16, device=s_tri.device)
     assert "fastgan" in type(tri.G(z).grad_fn).__name__
-    ref, s_ref = _train("torch", members)
+    _assert_same_training(tri, s_tri, *_train("torch", members))
+
+
+def _assert_same_training(tri, s_tri, ref, s_ref):
     assert_rel("losses and D outputs", s_tri, s_ref, 1e-5)
     for net in ("G", "D"):
         for (name, a), b in zip(getattr(tri, net).named_parameters(),
                                 getattr(ref, net).parameters()):
-            for e in range(members):
+            for e in range(tri.members):
                 assert_rel(f"member {e} {net}.{name} after 3 steps", a[e], b[e], 1e-5)
+
+
+@pytest.mark.parametrize("members", [1, 3])
+def test_recipe_options_triton_match_reference(members):
+    """Spectral norm (W / sigma into the kernels, dW back through sigma), minibatch std and
+    top-k G updates train on the kernels as on the reference."""
+    tri, s_tri = _train("auto", members, model=OPTIONS, topk=9)
+    _assert_same_training(tri, s_tri, *_train("torch", members, model=OPTIONS, topk=9))
 
 
 @pytest.mark.skipif(not INTERPRET, reason="counts launches in the Triton interpreter")

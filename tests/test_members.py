@@ -132,15 +132,17 @@ def _cfgs():
                         model=model(d_dropout=0.3, d_input_dropout=0.0))]
 
 
-def _train(cfgs, steps=6, threads=None):
+def _train(cfgs, steps=6, threads=None, topk=None):
+    """steps of D and G on each member's own batches; topk(t): top-k's count at step t."""
     gan = GAN(cfgs, CPU, compile=False)
     data = torch.Generator().manual_seed(1)
     real = [torch.rand(8, 784, generator=data) * 2 - 1 for _ in range(steps)]
     stats = []
     for t in range(steps):
-        gan.set_lr_scale(1 - t / steps)
+        gan.set_lr_scales(t, steps)
         x = torch.stack([real[t] + c.seed for c in cfgs])     # each member its own batch
-        stats.append(torch.cat([gan.d_step(x, 1 - t / steps), gan.g_step(8, 1 - t / steps)], 1))
+        stats.append(torch.cat([gan.d_step(x, 1 - t / steps),
+                                gan.g_step(8, 1 - t / steps, topk(t) if topk else None)], 1))
     return gan, torch.stack(stats, 1)                         # [E, steps, 5]
 
 

@@ -193,7 +193,7 @@ def test_separate_learning_rates_per_member():
 
 def test_lr_schedule_scales_only_linear_members():
     gan = GAN([small_cfg(lr_schedule="linear"), small_cfg(seed=4)], CPU, compile=False)
-    gan.set_lr_scale(0.25)
+    gan.set_lr_scales(3, 4)                            # linear: 1 - 3/4
     assert gan.lr_scales == [0.25, 1.0]
     assert len(gan.opt_d.groups) == 2                  # one schedule per fused call
 

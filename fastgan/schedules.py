@@ -1,0 +1,40 @@
+"""What changes over a run: the learning-rate factor of a member and the share of fakes that
+top-k generator updates keep. Host floats and ints of (config, step), no tensors: a step reads
+nothing back from the device to know them.
+
+Learning rate, at step t of T (p = t / T), the factor on a member's --lr-d / --lr-g:
+    constant: 1;   linear: 1 before s = --lr-decay-start, then (1 - p) / (1 - s) down to 0;
+    cosine:   1 before s, then (1 + cos(pi (p - s) / (1 - s))) / 2 down to 0;
+times min(1, (t + 1) / W) in the first W = --lr-warmup steps (a linear warm-up from 0).
+With s = 0 the linear schedule is the decay over the whole run that it always was.
+
+Top-k (Sinha et al. 2020): G's loss keeps the k fakes D rates highest, k = round(f B) with
+f = max(decay ** epoch, --g-topk): all B at first, shrinking each epoch to the floor --g-topk.
+"""
+import math
+
+
+def schedule_key(cfg) -> tuple:
+    """What fixes a member's learning-rate factor at every step (members that share it get one
+    fused Adam call per step)."""
+    return (cfg.lr_schedule, cfg.lr_decay_start, cfg.lr_warmup)
+
+
+def lr_factor(cfg, step: int, total: int) -> float:
+    """The factor on the member's learning rates for the update at `step` (0-based) of total."""
+    p, s = step / total, cfg.lr_decay_start
+    factor = 1.0
+    if cfg.lr_schedule != "constant" and p > s:
+        q = (p - s) / (1 - s)                             # 0 -> 1 over the decay
+        factor = 1 - q if cfg.lr_schedule == "linear" else 0.5 * (1 + math.cos(math.pi * q))
+    if cfg.lr_warmup > 0 and step < cfg.lr_warmup:
+        factor *= (step + 1) / cfg.lr_warmup
+    return factor
+
+
+def topk_count(cfg, step: int, steps_per_epoch: int) -> int:
+    """How many of a G step's batch_size fakes its loss keeps (batch_size: top-k is off)."""
+    if cfg.g_topk >= 1:
+        return cfg.batch_size
+    share = max(cfg.g_topk_decay ** (step // steps_per_epoch), cfg.g_topk)
+    return max(1, min(cfg.batch_size, round(share * cfg.batch_size)))
