@@ -3,7 +3,8 @@
 The Python API, for a notebook (each function imports what it needs when called):
 
     import fastgan
-    summary = fastgan.fit(fastgan.TrainConfig(epochs=1, device="cpu", out="runs/nb"))
+    summary = fastgan.fit(fastgan.TrainConfig(epochs=1, device="cpu", out="runs/nb"),
+                          overwrite=True)             # run twice: starts over in runs/nb
     G = fastgan.load_generator("runs/nb")              # the averaged G of the newest checkpoint
     x = fastgan.generate(G, 1000, seed=0)              # float32 [1000, 784] in [-1, 1]
     print(fastgan.score(x)["fid"])                     # classifier FID, IS, modes, ...
@@ -36,12 +37,17 @@ def __getattr__(name):
     raise AttributeError(f"module 'fastgan' has no attribute {name!r}")
 
 
-def fit(config: TrainConfig | None = None, **overrides) -> dict:
+def fit(config: TrainConfig | None = None, overwrite: bool = False, **overrides) -> dict:
     """Trains a run (the defaults, a TrainConfig, and/or field overrides such as epochs=5);
-    returns its summary: steps, seconds, final scores when evaluated, output paths."""
+    returns its summary: steps, seconds, final scores (unless eval=False), output paths.
+    A folder that already holds a run is refused, unless overwrite=True, which deletes that
+    run first (a notebook cell run twice)."""
     import dataclasses
+    import shutil
     from fastgan.trainer import fit as fit_config
     cfg = dataclasses.replace(config or TrainConfig(), **overrides)
+    if overwrite and cfg.out and _Path(cfg.out, "config.json").is_file():
+        shutil.rmtree(cfg.out)
     return fit_config(cfg)
 
 

@@ -96,6 +96,9 @@ class TrainConfig:
                           "the last epoch is always scored when > 0)")
     target_fid: float | None = opt(None, "stop once the classifier FID is at or below this "
                                    "(scores every epoch unless --eval-every says otherwise)")
+    eval: bool = opt(True, "score the averaged G at the end of the run as fastgan.eval does "
+                     "(classifier FID, IS, modes, class shares of 10k samples; seconds on a "
+                     "CPU); --no-eval skips it")
     progress: bool = opt(True, "live progress bar on a terminal")
     tensorboard: bool = opt(True, "write TensorBoard logs when tensorboard is installed")
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -119,7 +122,7 @@ SHAPE = ("latent_dim", "g_hidden", "d_hidden", "image_dim", "negative_slope", "d
          "d_spectral_norm", "d_mbstd", "batch_size", "k", "share_g_forward", "train_size",
          "epochs", "steps", "g_topk", "g_topk_decay")
 SHARED = ("device", "data_dir", "out", "resume", "compile", "cuda_graphs", "backend",
-          "precision", "log_every", "ckpt_every", "eval_every", "target_fid", "progress",
+          "precision", "log_every", "ckpt_every", "eval_every", "target_fid", "eval", "progress",
           "tensorboard")
 
 

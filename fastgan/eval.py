@@ -33,10 +33,17 @@ def load_samples(path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"samples file {path} not found")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic != b"\x93NUMPY":                         # numpy's own advice on this is unsafe
+        raise UserError(f"{path}: not a .npy file (save samples with numpy.save)")
     try:
         x = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
-        raise UserError(f"{path}: not a readable .npy file ({e})") from None
+        if "pickle" in str(e):
+            raise UserError(f"{path}: holds Python objects, not an array of floats (save "
+                            "samples as a float array with numpy.save)") from None
+        raise UserError(f"{path}: a truncated or damaged .npy file") from None
     if x.ndim != 2 or x.shape[1] != 784 or len(x) < 2:
         raise UserError(f"{path}: expected samples of shape [N >= 2, 784], got {list(x.shape)}")
     if not np.issubdtype(x.dtype, np.floating) or not np.isfinite(x).all():

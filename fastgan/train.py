@@ -63,8 +63,10 @@ def main(argv=None) -> int:
           f"(compile/warm-up {summary['compile_s']:.1f} s, training {summary['train_s']:.1f} s)")
     if summary["scores"]:
         sc = summary["scores"]
+        shares = [100 * n / sum(sc["histogram"]) for n in sc["histogram"]]
         print(f"scores: classifier FID {sc['fid']:.2f}  IS {sc['is']:.2f}  modes {sc['modes']}  "
-              f"confident {sc['confident']:.3f}  (evaluation took {summary['eval_s']:.1f} s)")
+              f"classes {min(shares):.1f}-{max(shares):.1f}%  confident {sc['confident']:.3f}  "
+              f"(evaluation took {summary['eval_s']:.1f} s; real training images: FID 2.46, IS 9.7)")
     if cfg.target_fid is not None:
         reached = summary["target"]
         print(f"target FID {cfg.target_fid}: " + (

@@ -326,6 +326,8 @@ class Group:
         if self.members and self.final_eval:
             last = [r for r in self.members[0].log.records if "fid" in r]
             if not last or last[-1]["step"] != self.step:
+                self.progress.write(f"scoring the averaged G of {len(self.members)} member(s) "
+                                    "on 10k samples (classifier FID, IS, modes, class shares)")
                 self.evaluate(self.wall)
         for m in self.members:
             self._finish(m)
@@ -381,7 +383,7 @@ def fit(cfg: TrainConfig, resume: dict | None = None) -> dict:
     if resume is None and checkpoint.list_checkpoints(run_dir):
         raise UserError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
     member = Member(cfg, run_dir, resume)
-    group = Group([member])
+    group = Group([member], final_eval=cfg.eval)
     prepare(cfg, run_dir, resume)
     where = (f"{group.device}, {'compiled' if group.compile else 'eager'}"
              f"{' + CUDA graphs' if cfg.cuda_graphs else ''}, backend {cfg.backend}")

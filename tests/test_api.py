@@ -8,6 +8,22 @@ def test_readme_api_example_runs(tmp_path, mnist_dir):
                                               data_dir=str(mnist_dir), out=str(tmp_path / "nb"),
                                               progress=False, tensorboard=False))
     assert summary["steps"] == 30 and (tmp_path / "nb" / "summary.json").is_file()
+    assert np.isfinite(summary["scores"]["fid"])                 # scored at the end
+
+
+def test_fit_twice_in_one_folder_refuses_unless_overwrite(tmp_path, mnist_dir):
+    import pytest
+    import fastgan
+    from fastgan.cli import UserError
+    cfg = fastgan.TrainConfig(steps=3, train_size=640, device="cpu", data_dir=str(mnist_dir),
+                              out=str(tmp_path / "nb"), progress=False, tensorboard=False,
+                              eval=False)
+    first = fastgan.fit(cfg)
+    with pytest.raises(UserError, match="already holds a run"):
+        fastgan.fit(cfg)                                         # nothing lost by accident
+    again = fastgan.fit(cfg, overwrite=True)                     # the notebook's second run
+    assert again["steps"] == first["steps"] == 3
+    assert len(list((tmp_path / "nb" / "checkpoints").glob("*.pt"))) == 2    # steps 0 and 3
     G = fastgan.load_generator(tmp_path / "nb")
     x = fastgan.generate(G, 100, seed=0)
     assert x.shape == (100, 784) and x.dtype == np.float32 and np.abs(x).max() <= 1

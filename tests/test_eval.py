@@ -73,7 +73,9 @@ def cli(*args):
 @pytest.mark.parametrize("make, says", [
     (lambda d: ["--checkpoint", str(d / "none.pt")], "not found"),
     (lambda d: ["--samples", str(d / "none.npy")], "not found"),
-    (lambda d: ["--samples", str(_write(d / "bad.npy", b"not numpy"))], "not a readable .npy"),
+    (lambda d: ["--samples", str(_write(d / "bad.npy", b"not numpy"))], "not a .npy file"),
+    (lambda d: ["--samples", str(_write(d / "cut.npy", _npy_bytes(d)[:150]))], "truncated"),
+    (lambda d: ["--samples", str(_objects(d / "obj.npy"))], "holds Python objects"),
     (lambda d: ["--samples", str(_npy(d / "shape.npy", np.zeros((5, 10))))], "shape"),
     (lambda d: ["--samples", str(_npy(d / "range.npy", np.full((5, 784), 3.0)))], "[-1, 1]"),
     (lambda d: ["--samples", str(_npy(d / "ok.npy", np.zeros((5, 784)))), "--data-dir",
@@ -84,6 +86,7 @@ def test_eval_cli_bad_input(tmp_path, make, says):
     r = cli(*make(tmp_path))
     assert r.returncode == 2, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and says in r.stderr, r.stderr
+    assert "allow_pickle" not in r.stderr and "pickle.load" not in r.stderr   # no unsafe advice
 
 
 def _write(path, raw):
@@ -160,3 +163,12 @@ def test_a_damaged_shipped_classifier_is_retrained_saying_so(tmp_path, monkeypat
     assert not trained
     classifier.load_or_train(x, y, log=said.append, retrain=True)
     assert trained
+
+
+def _npy_bytes(d):
+    return _npy(d / "whole.npy", np.zeros((50, 784), np.float32)).read_bytes()
+
+
+def _objects(path):
+    np.save(path, np.array([{"not": "floats"}], dtype=object), allow_pickle=True)
+    return path

@@ -256,7 +256,8 @@ def test_bad_values_one_line_exit_2(flags, says, capsys):
 def test_options_that_fix_the_model_cannot_change_on_resume(tmp_path, mnist_dir, flag, capsys):
     from fastgan.train import main
     out = tmp_path / "r"
-    common = ["--device", "cpu", "--data-dir", str(mnist_dir), "--no-progress", "--no-tensorboard"]
+    common = ["--device", "cpu", "--data-dir", str(mnist_dir), "--no-progress", "--no-tensorboard",
+              "--no-eval"]
     assert run(main, [*common, "--out", str(out), "--train-size", "640", "--steps", "2"]) == 0
     capsys.readouterr()
     assert run(main, ["--resume", str(out), "--steps", "4", *flag]) == 2

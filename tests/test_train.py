@@ -14,7 +14,7 @@ from fastgan.train import main
 def train(tmp_path, name, *flags, data):
     out = tmp_path / name
     rc = run(main, ["--device", "cpu", "--data-dir", str(data), "--out", str(out),
-                    "--no-progress", "--no-tensorboard", *flags])
+                    "--no-progress", "--no-tensorboard", "--no-eval", *flags])
     return rc, out
 
 
@@ -44,6 +44,25 @@ def test_short_run_writes_every_output(tmp_path, mnist_dir):
     ckpt = checkpoint.load(ckpts[-1])
     assert ckpt["step"] == 300 and ckpt["config"]["batch_size"] == 64
     assert not list(out.rglob("*.tmp"))
+
+
+def test_a_run_ends_with_its_scores_unless_no_eval(tmp_path, mnist_dir, capsys):
+    """The last lines of a run are the averaged G's scores (as fastgan.eval gives them), also
+    in summary.json and as the last record of metrics.jsonl; --no-eval skips them."""
+    out = tmp_path / "scored"
+    assert run(main, ["--device", "cpu", "--data-dir", str(mnist_dir), "--out", str(out),
+                      "--no-progress", "--no-tensorboard", *SMALL, "--steps", "30"]) == 0
+    printed = capsys.readouterr().out
+    assert "scores: classifier FID" in printed and "classes" in printed
+    scores = json.loads((out / "summary.json").read_text())["scores"]
+    assert all(math.isfinite(scores[k]) for k in ("fid", "is", "confident"))
+    assert sum(scores["histogram"]) == 10000 and 1 <= scores["modes"] <= 10
+    last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 30 and last["fid"] == scores["fid"]
+    rc, skipped = train(tmp_path, "unscored", *SMALL, "--steps", "30", data=mnist_dir)  # --no-eval
+    assert rc == 0 and json.loads((skipped / "summary.json").read_text())["scores"] is None
+    assert "scores:" not in capsys.readouterr().out
+    assert not any('"fid"' in l for l in (skipped / "metrics.jsonl").read_text().splitlines())
 
 
 def test_k3_runs_three_d_steps_per_g_step(tmp_path, mnist_dir):

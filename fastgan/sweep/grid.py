@@ -19,7 +19,7 @@ from fastgan.config import SHARED, ModelConfig, TrainConfig, from_flags, validat
 
 FIELDS = {f.name: f for cls in (TrainConfig, ModelConfig) for f in dataclasses.fields(cls)
           if f.name != "model"}
-NOT_FLAGS = ("resume",)                       # the sweep's own --resume takes the sweep's folder
+NOT_FLAGS = ("resume", "eval")       # the sweep's own --resume (its folder) and --no-eval
 
 
 def flag(name: str) -> str:
