@@ -1,17 +1,58 @@
 #!/usr/bin/env bash
 # Everything that needs a CUDA GPU, in stages that each fit a short lease (10 min a call):
 #   tests    the CUDA kernel tests (tf32/bf16/ieee) and the CPU-vs-GPU parity tests
-#   kernels  the kernel benchmarks -> bench/results/kernels.{json,md}, README block
-#   train    the end-to-end benchmark -> bench/results/train_speed.{json,md}, README block,
+#   kernels  the kernel benchmarks -> bench/results/kernels.{json,md}, docs/benchmarks.md block
+#   train    the end-to-end benchmark -> bench/results/train_speed.{json,md}, docs/benchmarks.md block,
 #            and a one-epoch training run (plain compiled, then with CUDA graphs)
 #   sweep    member-steps/s of E = 1..64 members on the GPU -> bench/results/sweep_speed_cuda.*,
 #            and a one-epoch 8-seed sweep on CUDA (fastgan.sweep, scored)
 # usage: [FASTGAN_DATA=DIR] bash bench/gpu_session.sh OUTDIR [tests] [kernels] [train] [sweep]
+#        bash bench/gpu_session.sh --dry-run   (here, on the CPU: checks every file, flag and
+#        path the stages use, and that the tests they run collect; runs nothing on a GPU)
 # MNIST: $FASTGAN_DATA, else .mnist/ in the repo (git-ignored: carry it to the GPU machine).
 # Triton's cache lives in .triton-cache/ (or $TRITON_CACHE_DIR) so later stages reuse the
 # compiles of earlier ones. The exit status is 1 when any stage (or any run in it) failed.
 # Logs and results are copied flat into OUTDIR (at most 8 files per stage).
 set -uo pipefail
+if [ "${1:-}" = "--dry-run" ]; then
+  cd "$(dirname "$0")/.."
+  export PYTHONPATH=. FASTGAN_DATA=${FASTGAN_DATA:-$PWD/.mnist}
+  bad=0
+  for f in tests/test_kernels.py tests/test_parity.py bench/test_linear_act.py \
+      bench/test_sigmoid_bce.py bench/report.py bench/train_speed.py bench/sweep_speed.py \
+      docs/benchmarks.md bench/results; do
+    [ -e "$f" ] || { echo "dry-run: missing $f" >&2; bad=1; }
+  done
+  [ -f "$FASTGAN_DATA/train-images-idx3-ubyte.gz" ] || {
+    echo "dry-run: no MNIST in $FASTGAN_DATA (the session needs it carried)" >&2; bad=1; }
+  for marker in kernels train; do
+    grep -q "<!-- $marker:start -->" docs/benchmarks.md || {
+      echo "dry-run: docs/benchmarks.md has no $marker block" >&2; bad=1; }
+  done
+  python -m pytest -q --collect-only -p no:cacheprovider tests/test_kernels.py \
+      tests/test_parity.py bench/test_linear_act.py bench/test_sigmoid_bce.py > /dev/null \
+      || { echo "dry-run: the stages' tests do not collect" >&2; bad=1; }
+  python - <<'PY' || bad=1
+import subprocess, sys
+from fastgan.train import parse as train_flags
+from fastgan.sweep.__main__ import parse as sweep_flags
+used = {"bench/train_speed.py": ["--save", "--readme"],
+        "bench/sweep_speed.py": ["--cuda", "--scaling", "--steps", "--save"],
+        "bench/report.py": ["--readme"]}
+for script, flags in used.items():
+    text = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True).stdout
+    for f in flags:
+        if f not in text:
+            sys.exit(f"dry-run: {script} has no {f}")
+for graphs in ("--no-cuda-graphs", "--cuda-graphs"):
+    train_flags(["--device", "cuda", "--epochs", "1", "--eval-every", "1", graphs,
+                 "--no-progress", "--out", "/tmp/fastgan-run" + graphs])
+sweep_flags(["--device", "cuda", "--seeds", "0-7", "--epochs", "1", "--no-progress",
+             "--out", "/tmp/fastgan-sweep"])
+PY
+  [ $bad = 0 ] && echo "dry-run: every file, flag and path of the stages checks out"
+  exit $bad
+fi
 out=${1:?usage: bench/gpu_session.sh OUTDIR [tests] [kernels] [train] [sweep]}
 shift
 mkdir -p "$out"
@@ -38,10 +79,10 @@ for stage in $stages; do
           --benchmark-only --benchmark-max-time=0.25 --benchmark-json=bench/results/kernels.json \
           > "$out/kernels.log" 2>&1 || status=1
       tail -3 "$out/kernels.log"
-      python bench/report.py bench/results/kernels.json --readme README.md || status=1
+      python bench/report.py bench/results/kernels.json --readme docs/benchmarks.md || status=1
       cp bench/results/kernels.json bench/results/kernels.md "$out/" ;;
     train)
-      python bench/train_speed.py --save --readme README.md 2>&1 | tee "$out/train_speed.log" \
+      python bench/train_speed.py --save --readme docs/benchmarks.md 2>&1 | tee "$out/train_speed.log" \
           || status=1
       cp bench/results/train_speed.json bench/results/train_speed.md "$out/"
       for graphs in --no-cuda-graphs --cuda-graphs; do
@@ -61,5 +102,5 @@ for stage in $stages; do
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done
-cp README.md "$out/"
+cp docs/benchmarks.md "$out/"
 exit $status

@@ -5,7 +5,7 @@
     python bench/quality.py shares NAME [NAME ...] [--n 50000]
     python bench/quality.py sweep NAME DIR
     python bench/quality.py study DIR NAME [NAME ...]
-    python bench/quality.py report [--plot NAME ...] [--grid NAME] [--readme README.md]
+    python bench/quality.py report [--plot NAME ...] [--grid NAME] [--readme docs/quality.md]
 
 `run` trains `python -m fastgan.train --eval-every 1 FLAGS` once per seed into
 runs/quality/NAME/seed<S> (classifier FID, IS and modes of 10k samples after every epoch, for the
@@ -33,7 +33,7 @@ FID <= 30, 15, 10 and 5, the images D had seen by FID <= 15 (steps x batch x k),
 minutes of the whole run. Rows whose name ends in "+raw" are the same runs scored through the
 trained G. --plot draws FID against generator steps into docs/fid_vs_steps.png; --grid copies
 that recipe's seed-0 final grid to
-docs/samples.png; --readme fills the README's quality block.
+docs/samples.png; --readme docs/quality.md fills its quality block.
 """
 import argparse
 import json
@@ -487,7 +487,7 @@ def main(argv=None) -> None:
     q.add_argument("--order", nargs="+", help="recipes first in this order (the rest by name)")
     q.add_argument("--plot", nargs="+", help="recipes drawn in docs/fid_vs_steps.png")
     q.add_argument("--grid", help="recipe whose seed-0 grid becomes docs/samples.png")
-    q.add_argument("--readme", help="README to fill between <!-- quality:start/end -->")
+    q.add_argument("--readme", help="page to fill (docs/quality.md) between <!-- quality:start/end -->")
     argv = list(sys.argv[1:] if argv is None else argv)
     flags = argv[argv.index("--") + 1:] if "--" in argv else []
     args = p.parse_args(argv[:argv.index("--")] if "--" in argv else argv)

@@ -1,7 +1,7 @@
 """Kernel benchmark results -> a markdown table with speed-ups, rates and the issue's targets.
 
     python -m pytest bench/ --benchmark-only --benchmark-json=bench/results/kernels.json
-    python bench/report.py bench/results/kernels.json [--readme README.md]
+    python bench/report.py bench/results/kernels.json [--readme docs/benchmarks.md]
 
 Writes kernels.md beside the JSON: one row per (op, mode, batch or size, layer) with the median
 time of fastgan, PyTorch eager and torch.compile, fastgan's TFLOP/s or GB/s, and its speed-up

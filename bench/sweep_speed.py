@@ -1,6 +1,6 @@
 """Training many GANs at once on the CPU: aggregate member-steps/s, side by side in one run.
 
-    python bench/sweep_speed.py [--members 8] [--steps 60] [--rounds 3] [--save] [--readme README.md]
+    python bench/sweep_speed.py [--members 8] [--steps 60] [--rounds 3] [--save] [--readme docs/benchmarks.md]
 
 Every configuration trains the default model (seeds 0..E-1, batch 64, one D step and one G step
 per step, statistics summed on the device as the trainer does) for --steps steps after a

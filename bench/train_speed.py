@@ -11,8 +11,8 @@ replayed as CUDA graphs (--cuda-graphs). All in one process, one after another, 
 excluded, timed with CUDA events on the GPU. Like with like: every mode gathers its real batch
 from 50,000 device-resident images by a fresh permutation, as the trainer does, and runs its
 float32 matmuls at --precision (tf32: torch's allow_tf32 and the kernels' tf32 dots; fp32: both
-exact). --save writes JSON and a markdown table under bench/results/; --readme README.md puts
-the table into the README.
+exact). --save writes JSON and a markdown table under bench/results/; --readme docs/benchmarks.md puts
+the table into that page.
 """
 import argparse
 import json
