@@ -1,4 +1,5 @@
-"""The installed names: the ops are fastgan.kernels.*, and no function shadows a module."""
+"""The package: its installed names (the ops are fastgan.kernels.*, and no function shadows a
+module) and the version floors it declares, as the README states them."""
 import importlib
 import pkgutil
 import types
@@ -18,3 +19,16 @@ def test_every_kernels_module_is_a_module_attribute():
 def test_op_functions_live_in_their_modules():
     from fastgan.kernels import linear_act, sigmoid_bce
     assert callable(linear_act.linear_act) and callable(sigmoid_bce.discriminator_bce)
+
+
+def test_version_floors_match_the_readme():
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    deps = (root / "pyproject.toml").read_text()
+    readme = (root / "README.md").read_text()
+    for name in ("torch", "triton"):
+        floor = re.search(rf'"{name}>=([0-9.]+)', deps)
+        assert floor, f"pyproject.toml declares no floor for {name}"
+        assert f"{name} ≥ {floor.group(1)}" in readme, \
+            f"the README does not state {name} >= {floor.group(1)} as pyproject.toml does"
