@@ -13,15 +13,28 @@ def _seed(fids, steps_per_s=50.0):
 
 
 def test_steps_to_target_and_table():
-    s0, s1 = _seed([80, 40, 25, 14]), _seed([70, 29, 20, 16])
+    """Steps to each FID target per seed (a seed that misses one counts as such), the images D
+    had seen by FID <= 15 (steps x batch x k from the recipe's flags), CPU minutes."""
+    s0, s1 = _seed([80, 40, 25, 14, 9, 4.5]), _seed([70, 29, 20, 15, 12, 11])
     assert s0["to"]["30.0"]["step"] == 300 and s0["to"]["15.0"]["step"] == 400
-    assert s1["to"]["30.0"]["step"] == 200 and s1["to"]["15.0"] is None
-    md = quality.table([{"name": "r", "seeds": {"0": s0, "1": s1}, "alone_steps_per_s": 40.0}])
-    row = md.splitlines()[2].split("|")
+    assert s1["to"]["30.0"]["step"] == 200 and s1["to"]["10.0"] is None
+    md = quality.table([{"name": "r", "seeds": {"0": s0, "1": s1}, "alone_steps_per_s": 50.0,
+                         "flags": ["--batch-size", "128", "--lr", "1e-4"]}])
+    head, row = md.splitlines()[0].split("|"), md.splitlines()[2].split("|")
+    assert [h.strip() for h in head[9:14]] == ["steps to FID ≤ 30", "steps to FID ≤ 15",
+                                                "steps to FID ≤ 10", "steps to FID ≤ 5",
+                                                "images to FID ≤ 15 (M)"]
     assert row[1].strip() == "r" and row[2].strip() == "2"
-    assert row[3].strip() == "15.00 ± 1.41"                     # FID mean ± sd over seeds
-    assert row[9].strip() == "250 ± 71" and row[10].strip() == "1/2 seeds"
-    assert row[11].strip() == "0.2 ± 0.0"                        # 400 steps / 40 per s / 60
+    assert row[3].strip() == "7.75 ± 4.60"                      # FID mean ± sd over seeds
+    assert row[9].strip() == "250 ± 71" and row[10].strip() == "400 ± 0"
+    assert row[11].strip() == "1/2 seeds" and row[12].strip() == "1/2 seeds"
+    assert row[13].strip() == "0.05 ± 0.00"                     # 400 steps x 128 images
+    assert row[14].strip() == "0.2 ± 0.0"                        # 600 steps / 50 per s / 60
+
+
+def test_images_per_step_reads_batch_and_k():
+    assert quality.images_per_step([]) == 64
+    assert quality.images_per_step(["--k", "2", "--batch-size", "256"]) == 512
 
 
 def test_failed_seed_is_reported():
