@@ -9,11 +9,12 @@ members do.
 
 A D step draws z, computes G(z) without a graph, runs D once over [real; fake] and minimizes
 BCE(D(x), label) + BCE(D(G(z)), 0). A G step draws z and minimizes the generator loss through a
-frozen D (with top-k, over the fakes D rates highest). With share_g_forward (k = 1 only) one G forward on one z serves both: the D step
-takes it detached, and the G step, after D's update, backpropagates through the updated D into
-the kept G graph (G's weights have not changed in between, so that graph is exact); this saves
-one G forward per step. With spectral normalization each D step first runs one power
-iteration of D's layers (their u, v are part of a member's state). With instance noise, Gaussian noise of the member's std is added to
+frozen D (with top-k, over the fakes D rates highest). With share_g_forward (k = 1 only) one G
+forward on one z serves both: the D step takes it detached, and the G step, after D's update,
+backpropagates through the updated D into the kept G graph (G's weights have not changed in
+between, so that graph is exact); this saves one G forward per step. With spectral
+normalization each D step first runs one power iteration of D's layers (their u, v are part of
+a member's state). With instance noise, Gaussian noise of the member's std is added to
 every input D sees, real and fake, in both steps. D's dropout masks come from 16 random bits
 per unit of the member's mask stream, drawn before each D forward.
 
