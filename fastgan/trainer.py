@@ -44,6 +44,8 @@ STOPPED = ("diverged", "saturated")       # the statuses of a member that stoppe
 
 
 def setup_backend(cfg: TrainConfig, device: torch.device) -> None:
+    if cfg.backend == "triton" and not kernels.HAS_TRITON:
+        raise UserError("--backend triton needs Triton installed (pip install triton; Linux only)")
     if cfg.backend == "triton" and not kernels.triton_available(device):
         raise UserError("--backend triton needs --device cuda (or TRITON_INTERPRET=1 on the CPU)")
     kernels.set_backend(cfg.backend)
@@ -91,7 +93,12 @@ class Group:
         cfg = self.cfg = members[0].cfg
         self.device = resolve_device(cfg.device)
         setup_backend(cfg, self.device)
-        self.compile = self.device.type == "cuda" if cfg.compile is None else cfg.compile
+        # torch.compile generates Triton code for CUDA: without Triton, CUDA steps run eager
+        cuda = self.device.type == "cuda"
+        self.compile = cuda and kernels.HAS_TRITON if cfg.compile is None else cfg.compile
+        if self.compile and cuda and not kernels.HAS_TRITON:
+            raise UserError("--compile on CUDA needs Triton installed (pip install triton; Linux "
+                            "only); without it, run with --no-compile")
         if cfg.cuda_graphs and not (self.compile and self.device.type == "cuda"):
             raise UserError("--cuda-graphs needs --device cuda and compiled steps (--compile)")
         images, _ = data.load_split(data.find(cfg.data_dir), "train")

@@ -4,13 +4,21 @@ CUDA tensors go to Triton. CPU tensors go to the reference, except with TRITON_I
 (read once, at import, as Triton itself does), where eager calls run the Triton kernels in the
 interpreter so the same tests cover them without a GPU. A graph being traced by torch.compile on
 the CPU always takes the reference: Triton finds no driver there, so it cannot be traced.
-`set_backend("torch")` forces the reference everywhere (for comparisons on the GPU).
+`set_backend("torch")` forces the reference everywhere (for comparisons on the GPU). Without
+Triton installed (it has no wheels for macOS or Windows) every call takes the reference, CUDA
+tensors too.
 """
 import os
 
 import torch
 
-INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
+try:
+    import triton  # noqa: F401
+    HAS_TRITON = True
+except ImportError:
+    HAS_TRITON = False
+
+INTERPRET = HAS_TRITON and os.environ.get("TRITON_INTERPRET", "0") == "1"
 BACKENDS = ("auto", "triton", "torch")
 _backend = "auto"
 _cuda_precision = "tf32"
@@ -30,15 +38,26 @@ def get_backend() -> str:
 
 def triton_available(device: torch.device) -> bool:
     """True where the Triton kernels can run on tensors of this device."""
-    return device.type == "cuda" or (INTERPRET and device.type == "cpu")
+    return HAS_TRITON and (device.type == "cuda" or (INTERPRET and device.type == "cpu"))
 
 
 def use_triton(t: torch.Tensor) -> bool:
-    if _backend == "torch":
+    if _backend == "torch" or not HAS_TRITON:
         return False
     if t.is_cuda:
         return True
     return INTERPRET and t.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
+def launcher(kernel):
+    """What a launch calls: torch.library.wrap_triton(kernel), which lets torch.compile trace the
+    launch into its graph; under the interpreter, whose launches are never traced (use_triton is
+    False while compiling on the CPU), the kernel itself, since torch 2.11's wrap_triton refuses
+    the interpreter's kernels (torch 2.13 takes them)."""
+    if INTERPRET:
+        return kernel
+    from torch.library import wrap_triton
+    return wrap_triton(kernel)
 
 
 def set_precision(name: str) -> None:

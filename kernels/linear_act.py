@@ -21,12 +21,16 @@ each per member: member e's result depends on its own tensors alone, whatever E 
 import os
 
 import torch
-import triton
-import triton.language as tl
-from torch.library import triton_op, wrap_triton
-from triton.language.extra import libdevice
+from torch.library import triton_op
 
-from fastgan.kernels._dispatch import INTERPRET, default_precision, use_triton
+try:
+    import triton
+    import triton.language as tl
+    from triton.language.extra import libdevice
+except ImportError:    # no Triton (macOS, Windows): the kernels are never launched
+    from fastgan.kernels._no_triton import libdevice, tl, triton
+
+from fastgan.kernels._dispatch import INTERPRET, default_precision, launcher, use_triton
 from fastgan.kernels.linear_act_ref import linear_act_ref
 
 ACTIVATIONS = {"none": 0, "leaky_relu": 1, "tanh": 2}
@@ -334,7 +338,7 @@ def linear_act_fwd(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     N = weight.shape[1]
     y = torch.empty((E, M, N), dtype=x.dtype, device=x.device)
     b = bias if bias is not None else y                # never read without HAS_BIAS
-    wrap_triton(_fwd)[_grid(M, N, "BLOCK_M", "BLOCK_N", E)](
+    launcher(_fwd)[_grid(M, N, "BLOCK_M", "BLOCK_N", E)](
         x, weight, b, y, M, N, K, _bucket(M), _bucket(E),
         *x.stride(), *weight.stride(), b.stride(0), *y.stride(),
         slope, ACT=act, HAS_BIAS=bias is not None, PRECISION=precision)
@@ -347,7 +351,7 @@ def linear_act_bwd_dx(dy: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, a
     E, M, N = y.shape                                  # dy, y [E, M, N], weight [E, N, K]
     K = weight.shape[2]
     dx = torch.empty((E, M, K), dtype=weight.dtype, device=y.device)
-    wrap_triton(_dx)[_grid(M, K, "BLOCK_M", "BLOCK_K", E)](
+    launcher(_dx)[_grid(M, K, "BLOCK_M", "BLOCK_K", E)](
         dy, y, weight, dx, M, N, K, _bucket(M), _bucket(E),
         *dy.stride(), *y.stride(), *weight.stride(), *dx.stride(),
         slope, ACT=act, PRECISION=precision)
@@ -361,7 +365,7 @@ def linear_act_bwd_dw(dy: torch.Tensor, y: torch.Tensor, x: torch.Tensor, act: i
     K = x.shape[2]
     dw = torch.empty((E, N, K), dtype=x.dtype, device=x.device)
     db = torch.empty((E, N if has_bias else 0), dtype=x.dtype, device=x.device)
-    wrap_triton(_dw)[_grid(N, K, "BLOCK_N", "BLOCK_K", E)](
+    launcher(_dw)[_grid(N, K, "BLOCK_N", "BLOCK_K", E)](
         dy, y, x, dw, db, M, N, K, _bucket(M), _bucket(E),
         *dy.stride(), *y.stride(), *x.stride(), *dw.stride(), db.stride(0),
         slope, ACT=act, HAS_BIAS=has_bias, PRECISION=precision)

@@ -15,9 +15,15 @@ device's). The CPU training path keeps one torch.Generator per member instead (a
 PyTorch's integer ops would cost more than the step).
 """
 import torch
-import triton
-import triton.language as tl
-from torch.library import triton_op, wrap_triton
+from torch.library import triton_op
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:    # no Triton (macOS, Windows): the kernels are never launched
+    from fastgan.kernels._no_triton import tl, triton
+
+from fastgan.kernels._dispatch import launcher
 
 BLOCK = 1024
 
@@ -72,7 +78,7 @@ def member_bits_op(seeds: torch.Tensor, draw: int, n_words: int) -> torch.Tensor
     E = seeds.shape[0]
     out = torch.empty((E, n_words), dtype=torch.int32, device=seeds.device)
     grid = (triton.cdiv(triton.cdiv(n_words, 4), BLOCK), E)
-    wrap_triton(_bits_kernel)[grid](seeds, out, draw, n_words, out.stride(0), BLOCK=BLOCK)
+    launcher(_bits_kernel)[grid](seeds, out, draw, n_words, out.stride(0), BLOCK=BLOCK)
     return out
 
 
@@ -82,7 +88,7 @@ def member_normal_op(seeds: torch.Tensor, scale: torch.Tensor | None, draw: int,
     E = seeds.shape[0]
     out = torch.empty((E, n), dtype=torch.float32, device=seeds.device)
     grid = (triton.cdiv(n, BLOCK), E)
-    wrap_triton(_normal_kernel)[grid](seeds, scale if scale is not None else out, out, draw, n,
+    launcher(_normal_kernel)[grid](seeds, scale if scale is not None else out, out, draw, n,
                                       out.stride(0), HAS_SCALE=scale is not None, BLOCK=BLOCK)
     return out
 

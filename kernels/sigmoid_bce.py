@@ -20,11 +20,15 @@ own slot and the slots are summed afterwards. float32 or bfloat16 logits (fp32 m
 carries no gradient.
 """
 import torch
-import triton
-import triton.language as tl
-from torch.library import triton_op, wrap_triton
+from torch.library import triton_op
 
-from fastgan.kernels._dispatch import use_triton
+try:
+    import triton
+    import triton.language as tl
+except ImportError:    # no Triton (macOS, Windows): the kernels are never launched
+    from fastgan.kernels._no_triton import tl, triton
+
+from fastgan.kernels._dispatch import launcher, use_triton
 from fastgan.kernels.sigmoid_bce_ref import discriminator_bce_ref, sigmoid_bce_ref
 
 BLOCK = 1024
@@ -100,7 +104,7 @@ def _launch(z1, y1, y1_value, z2):
     part = torch.empty((E, blocks1 + blocks2, 2), dtype=torch.float32, device=z1.device)
     target = 0 if y1 is None else 1 if y1.dim() == 1 else 2
     z2_ = z2 if z2 is not None else z1
-    wrap_triton(_bce_kernel)[(blocks1 + blocks2, E)](
+    launcher(_bce_kernel)[(blocks1 + blocks2, E)](
         z1, y1 if y1 is not None else z1, g1, n1, y1_value, 1.0 / n1, blocks1, z1.stride(0),
         y1.stride(0) if y1 is not None else 0, g1.stride(0),
         z2_, g2, n2, 1.0 / max(n2, 1), z2_.stride(0), g2.stride(0), part, blocks1 + blocks2,

@@ -10,11 +10,12 @@ from fastgan import kernels
 from fastgan.config import ModelConfig, TrainConfig
 from fastgan.gan import GAN
 from fastgan.kernels._dispatch import INTERPRET
+from triton_limits import runs_linear_act
 from numerics import assert_rel
 
 CUDA = torch.cuda.is_available()
-pytestmark = pytest.mark.skipif(not (CUDA or INTERPRET), reason=(
-    "needs CUDA or TRITON_INTERPRET=1"))
+pytestmark = [pytest.mark.skipif(not (CUDA or INTERPRET), reason=(
+    "needs CUDA or TRITON_INTERPRET=1")), runs_linear_act]
 MODEL = ModelConfig(latent_dim=16, g_hidden=(32, 48), d_hidden=(40,))
 
 

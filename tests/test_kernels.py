@@ -16,6 +16,7 @@ from fastgan.kernels.sigmoid_bce import (discriminator_bce, discriminator_bce_me
                                          sigmoid_bce, sigmoid_bce_members, sigmoid_bce_stats)
 from fastgan.kernels.sigmoid_bce_ref import discriminator_bce_ref, sigmoid_bce_ref
 from fastgan.kernels._dispatch import INTERPRET
+from triton_limits import runs_linear_act
 from numerics import assert_like_torch, assert_rel, rel_err
 
 CUDA = torch.cuda.is_available()
@@ -125,6 +126,7 @@ def _assert_fp32(label, ours, ref, torch32, scale):
         assert_like_torch(f"{name} {label}", o, t, r, atol=s)
 
 
+@runs_linear_act
 @pytest.mark.parametrize("act, slope", ACTS, ids=ACT_IDS)
 @pytest.mark.parametrize("m, k, n", SHAPES, ids=lambda v: str(v))
 def test_linear_act_fp32_ieee(m, k, n, act, slope):
@@ -132,12 +134,14 @@ def test_linear_act_fp32_ieee(m, k, n, act, slope):
     _assert_fp32(f"[{m}x{k}x{n} {act} {slope}]", *_check_against_fp64(x, w, b, act, slope))
 
 
+@runs_linear_act
 @pytest.mark.parametrize("m, k, n, act", MODEL, ids=lambda v: str(v))
 def test_linear_act_model_shapes(m, k, n, act):
     x, w, b = _inputs(m, k, n)
     _assert_fp32(f"[{m}x{k}x{n} {act}]", *_check_against_fp64(x, w, b, act, 0.2))
 
 
+@runs_linear_act
 def test_linear_act_without_bias_and_strided_inputs():
     x, w, _ = _inputs(17, 33, 10)
     xt = torch.randn(33, 17, device=DEVICE).t()               # [17, 33], column-major
@@ -146,6 +150,7 @@ def test_linear_act_without_bias_and_strided_inputs():
     assert ours[3] is None
 
 
+@runs_linear_act
 def test_linear_act_stride0_gradient():
     # y.sum() hands the backward an expanded (stride 0) gradient.
     x, w, b = (t.requires_grad_() for t in _inputs(5, 7, 3))
@@ -156,6 +161,7 @@ def test_linear_act_stride0_gradient():
         assert_rel(name, o, r, 1e-5)
 
 
+@runs_linear_act
 def test_linear_act_leaky_at_zero_uses_the_slope():
     x = torch.zeros(2, 3, device=DEVICE, requires_grad=True)
     w = torch.ones(4, 3, device=DEVICE, requires_grad=True)
@@ -221,6 +227,7 @@ def _assert_members(label, x, w, b, act, slope, dy=None):
                      _rounding_scale(x[e], w[e], be, dy[e], act))
 
 
+@runs_linear_act
 @pytest.mark.parametrize("act, slope", ACTS, ids=ACT_IDS)
 @pytest.mark.parametrize("m, k, n", MEMBER_SHAPES, ids=lambda v: str(v))
 @pytest.mark.parametrize("E", [1, 3], ids=lambda v: f"E{v}")
@@ -229,12 +236,14 @@ def test_linear_act_members(E, m, k, n, act, slope):
     _assert_members(f"[E{E} {m}x{k}x{n} {act}]", x, w, b, act, slope)
 
 
+@runs_linear_act
 @pytest.mark.parametrize("E", [1, 3], ids=lambda v: f"E{v}")
 def test_linear_act_members_model_layer(E):
     x, w, b = _member_case(E, 64, 1024, 784)
     _assert_members(f"[E{E} 64x1024x784 tanh]", x, w, b, "tanh", 0.2)
 
 
+@runs_linear_act
 def test_linear_act_members_strided_and_without_bias():
     """Member strides that are not the product of the others (slices of larger tensors),
     column-major members, and no bias."""
@@ -248,6 +257,7 @@ def test_linear_act_members_strided_and_without_bias():
                     "leaky_relu", 0.2)
 
 
+@runs_linear_act
 def test_linear_act_shared_input_has_stride_0_and_sums_its_gradient():
     """One input for every member (stride 0 on the member axis): each member's output is its
     own layer of it, and the input's gradient is the sum over members."""
@@ -263,6 +273,7 @@ def test_linear_act_shared_input_has_stride_0_and_sums_its_gradient():
     assert_rel("dx summed over members", shared.grad, xd.grad, 1e-6)
 
 
+@runs_linear_act
 def test_linear_act_members_do_not_depend_on_each_other():
     """Member 1's outputs and gradients are the same bits whether it runs alone or among 3."""
     x, w, b = _member_case(3, 17, 65, 10)

@@ -12,6 +12,7 @@ import torch
 from fastgan.kernels._dispatch import INTERPRET
 from fastgan.kernels.member_random import member_bits, member_normal
 from fastgan.kernels.member_random_ref import member_bits_ref, member_normal_ref
+from triton_limits import runs_linear_act
 from numerics import assert_rel
 
 CUDA = torch.cuda.is_available()
@@ -90,6 +91,7 @@ def _gan(cfgs):
     return gan
 
 
+@runs_linear_act
 def test_a_member_alone_equals_the_member_in_a_grid_on_counted_streams():
     """Sites and noise that only some members use are numbered all the same."""
     from fastgan.config import ModelConfig, TrainConfig
@@ -113,6 +115,7 @@ def test_a_member_alone_equals_the_member_in_a_grid_on_counted_streams():
     assert again.streams.draws == grid.streams.draws
 
 
+@runs_linear_act
 @pytest.mark.skipif(not INTERPRET, reason="counts launches in the Triton interpreter")
 def test_launches_per_step_do_not_depend_on_members():
     import sys
