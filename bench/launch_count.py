@@ -57,7 +57,7 @@ def count(share: bool, model: ModelConfig = ModelConfig(), batch: int = 64,
     call per member)."""
     kernels.set_backend("triton")
     kernels.set_precision("ieee")
-    cfgs = [TrainConfig(share_g_forward=share, model=model, seed=s) for s in range(members)]
+    cfgs = [TrainConfig(share_g_forward=share, k=1, model=model, seed=s) for s in range(members)]
     gan = GAN(cfgs, torch.device("cpu"), compile=False)
     if counted:
         from fastgan.streams import Streams

@@ -363,8 +363,11 @@ def _span(histograms: list) -> str:
 
 
 def images_per_step(flags: list[str]) -> int:
-    """Real images D sees per generator step (batch size x k) under a recipe's flags."""
-    value = {"--batch-size": 64, "--k": 1}
+    """Real images D sees per generator step (batch size x k) under a recipe's flags (what
+    they leave unset: fastgan.train's defaults)."""
+    sys.path.insert(0, str(ROOT))
+    from fastgan.config import TrainConfig
+    value = {"--batch-size": TrainConfig.batch_size, "--k": TrainConfig.k}
     for i, f in enumerate(flags[:-1]):
         if f in value:
             value[f] = int(flags[i + 1])

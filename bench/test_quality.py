@@ -33,7 +33,9 @@ def test_steps_to_target_and_table():
 
 
 def test_images_per_step_reads_batch_and_k():
-    assert quality.images_per_step([]) == 64
+    from fastgan.config import TrainConfig
+    default = TrainConfig()
+    assert quality.images_per_step([]) == default.batch_size * default.k
     assert quality.images_per_step(["--k", "2", "--batch-size", "256"]) == 512
 
 

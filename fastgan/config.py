@@ -35,7 +35,7 @@ class ModelConfig:
                        "feature (0: off; must divide --batch-size)")
 
 
-LR_D, LR_G = 2e-4, 4e-4      # the default learning rates (bench/results/quality.md)
+LR_D, LR_G = 4e-4, 8e-4      # the default learning rates (docs/quality.md, the step-count study)
 
 
 @dataclass
@@ -45,10 +45,11 @@ class TrainConfig:
                                "(else $FASTGAN_DATA, ~/.cache/fastgan/mnist, download)")
     out: str | None = opt(None, "output folder (default runs/<timestamp>)")
     resume: str | None = opt(None, "continue the run in this folder from its last checkpoint")
-    epochs: int = opt(40, "passes over the training images")
+    epochs: int = opt(165, "passes over the training images (k batches per generator step: "
+                      "the default 165 are 16,005 generator steps)")
     steps: int | None = opt(None, "generator steps to train (overrides --epochs)")
-    batch_size: int = opt(64, "images per minibatch")
-    k: int = opt(1, "discriminator steps per generator step (Algorithm 1)")
+    batch_size: int = opt(256, "images per minibatch")
+    k: int = opt(2, "discriminator steps per generator step (Algorithm 1)")
     g_loss: str = opt("ns", "generator loss: ns = maximize log D(G(z)), "
                       "minimax = minimize log(1 - D(G(z)))", choices=("ns", "minimax"))
     real_label: float = opt(1.0, "target for real images in the D loss (< 1: one-sided smoothing)")

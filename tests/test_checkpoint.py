@@ -14,7 +14,7 @@ from fastgan.files import digest
 from fastgan.gan import GAN
 from fastgan.train import main
 
-SMALL = ["--train-size", "1280", "--batch-size", "64"]
+SMALL = ["--train-size", "1280", "--batch-size", "64", "--k", "1"]
 
 
 def train(tmp_path, name, *flags, data):

@@ -115,7 +115,7 @@ def test_target_fid_stops_training(tmp_path, mnist_dir, evaluator):
     from fastgan.train import main
     out = tmp_path / "run"
     rc = run(main, ["--device", "cpu", "--data-dir", str(mnist_dir), "--train-size", "640",
-                    "--epochs", "5", "--target-fid", "1e9", "--out", str(out), "--no-progress",
+                    "--batch-size", "64", "--k", "1", "--epochs", "5", "--target-fid", "1e9", "--out", str(out), "--no-progress",
                     "--no-tensorboard"])
     assert rc == 0
     summary = json.loads((out / "summary.json").read_text())

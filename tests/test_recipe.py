@@ -138,7 +138,7 @@ def test_maxout_discriminator_replaces_hidden_units():
 def test_shared_g_forward_matches_two_separate_steps():
     """One z for both steps: the shared step must give the parameters of d_step + g_step."""
     def make(shared):
-        gan = GAN([small_cfg(share_g_forward=shared, seed=s) for s in (3, 4)], CPU,
+        gan = GAN([small_cfg(share_g_forward=shared, k=1, seed=s) for s in (3, 4)], CPU,
                   compile=False)
         z = torch.randn(2, 5, 8, generator=torch.Generator().manual_seed(9))
         gan.z = lambda n: z                        # the same z for the D and the G step

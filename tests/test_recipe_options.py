@@ -148,7 +148,7 @@ def test_topk_count_anneals_from_the_batch_to_its_floor():
     assert topk_count(cfg, 100, 100) == round(0.9 * 64)
     assert topk_count(cfg, 300, 100) == round(0.9 ** 3 * 64)
     assert topk_count(cfg, 100_000, 100) == 32
-    assert topk_count(TrainConfig(), 100_000, 100) == 64          # off by default
+    assert topk_count(TrainConfig(), 100_000, 100) == TrainConfig().batch_size   # off by default
 
 
 @pytest.mark.parametrize("schedule, start, warmup, step, want", [
@@ -232,7 +232,7 @@ def test_options_resume_bit_for_bit(tmp_path, mnist_dir, monkeypatch):
     (["--g-topk", "1.5"], "--g-topk must be in (0, 1]"),
     (["--g-topk-decay", "0"], "--g-topk-decay must be in (0, 1]"),
     (["--d-mbstd", "1"], "--d-mbstd must be 0 (off) or a group of >= 2"),
-    (["--d-mbstd", "5"], "--d-mbstd 5 must divide --batch-size 64"),
+    (["--d-mbstd", "5", "--batch-size", "64"], "--d-mbstd 5 must divide --batch-size 64"),
     (["--lr-decay-start", "1"], "--lr-decay-start must be in [0, 1)"),
     (["--lr-warmup", "-1"], "--lr-warmup must be >= 0"),
     (["--ema-start", "-3"], "--ema-start must be >= 0"),

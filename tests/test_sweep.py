@@ -16,9 +16,9 @@ from fastgan import checkpoint
 from fastgan.cli import UserError
 from fastgan.sweep import grid
 
-# a tiny model: 20 batches of 32 per epoch, a few hundred member-steps per second here
+# a tiny model: 20 steps of a batch of 32 per epoch, a few hundred member-steps per second here
 TINY = ["--latent-dim", "8", "--g-hidden", "16,32", "--d-hidden", "32,16", "--train-size", "640",
-        "--batch-size", "32", "--no-tensorboard", "--no-progress"]
+        "--batch-size", "32", "--k", "1", "--no-tensorboard", "--no-progress"]
 
 
 def sweep(*args, env=None, timeout=300, torchrun=None):

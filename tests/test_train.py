@@ -18,7 +18,7 @@ def train(tmp_path, name, *flags, data):
     return rc, out
 
 
-SMALL = ["--train-size", "1280", "--batch-size", "64"]   # 20 batches per epoch
+SMALL = ["--train-size", "1280", "--batch-size", "64", "--k", "1"]   # 20 steps per epoch
 
 
 def test_short_run_writes_every_output(tmp_path, mnist_dir):
@@ -79,7 +79,8 @@ def test_k3_runs_three_d_steps_per_g_step(tmp_path, mnist_dir):
     ["--ema-decay", "0.99", "--d-dropout", "0.3", "--d-input-dropout", "0.2",
      "--instance-noise", "0.1"],
     ["--ema-decay", "0.9", "--d-dropout", "0.5", "--d-maxout", "3", "--share-g-forward"],
-], ids=["default", "ema-dropout-noise", "maxout-shared"])
+    ["--k", "2"],                                 # the default k (SMALL sets 1)
+], ids=["default", "ema-dropout-noise", "maxout-shared", "k2"])
 def test_resume_matches_uninterrupted_run_bit_for_bit(tmp_path, mnist_dir, recipe, monkeypatch):
     flags = [*SMALL, "--seed", "7", "--ckpt-every", "10", "--steps", "30", *recipe]
     assert train(tmp_path, "full", *flags, data=mnist_dir)[0] == 0
