@@ -19,7 +19,7 @@ def test_steps_to_target_and_table():
     assert s0["to"]["30.0"]["step"] == 300 and s0["to"]["15.0"]["step"] == 400
     assert s1["to"]["30.0"]["step"] == 200 and s1["to"]["10.0"] is None
     md = quality.table([{"name": "r", "seeds": {"0": s0, "1": s1}, "alone_steps_per_s": 50.0,
-                         "flags": ["--batch-size", "128", "--lr", "1e-4"]}])
+                         "flags": ["--batch-size", "128", "--k", "1", "--lr", "1e-4"]}])
     head, row = md.splitlines()[0].split("|"), md.splitlines()[2].split("|")
     assert [h.strip() for h in head[9:14]] == ["steps to FID ≤ 30", "steps to FID ≤ 15",
                                                 "steps to FID ≤ 10", "steps to FID ≤ 5",
