@@ -11,6 +11,7 @@ tensors too.
 import os
 
 import torch
+from torch.library import wrap_triton
 
 try:
     import triton  # noqa: F401
@@ -56,7 +57,6 @@ def launcher(kernel):
     the interpreter's kernels (torch 2.13 takes them)."""
     if INTERPRET:
         return kernel
-    from torch.library import wrap_triton
     return wrap_triton(kernel)
 
 

@@ -5,7 +5,6 @@ pure-PyTorch reference (`_dispatch.use_triton` is False without Triton). Only na
 time are here; a launch would fail, and none happens.
 """
 import logging
-import math
 import types
 
 
@@ -23,20 +22,11 @@ class Config:
         self.kwargs, self.num_warps, self.num_stages = kwargs, num_warps, num_stages
 
 
-def cdiv(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def next_power_of_2(n: int) -> int:
-    return 1 << max(0, math.ceil(math.log2(n))) if n > 0 else 1
-
-
 def _constexpr(value=None):
     return value
 
 
-triton = types.SimpleNamespace(jit=jit, autotune=autotune, Config=Config, cdiv=cdiv,
-                               next_power_of_2=next_power_of_2)
+triton = types.SimpleNamespace(jit=jit, autotune=autotune, Config=Config)
 tl = types.SimpleNamespace(constexpr=_constexpr)
 libdevice = None
 
