@@ -48,7 +48,10 @@ class _StackedLinearAct(torch.autograd.Function):
             z = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
         else:
             z = torch.bmm(x, weight.transpose(1, 2))
-        y = _act_(z, activation, slope)
+        # in place in eager (z is fresh); out of place while traced, where torch 2.11's compile
+        # saved a wrong Y for backward after the in-place op (2.13 got it right)
+        act = _act if torch.compiler.is_compiling() else _act_
+        y = act(z, activation, slope)
         ctx.save_for_backward(x, weight, y)
         ctx.activation, ctx.slope = activation, slope
         return y
