@@ -284,9 +284,10 @@ def _rate_once(name: str, result: dict) -> float:
     out = ROOT / "runs" / "quality" / name / "rate"
     if out.exists():
         shutil.rmtree(out)
-    _sh(["fastgan.train", "--device", result["device"], "--out", str(out), "--steps", "700",
-         "--log-every", "100", "--ckpt-every", "100000", "--no-progress", "--no-tensorboard",
-         *result["flags"]])
+    # the recipe's flags first: the 700 steps after them override its --steps / --epochs
+    _sh(["fastgan.train", *result["flags"], "--device", result["device"], "--out", str(out),
+         "--steps", "700", "--log-every", "100", "--ckpt-every", "100000", "--no-progress",
+         "--no-tensorboard", "--no-eval"])
     recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     return float(np.median([r["steps_per_s"] for r in recs
                             if "steps_per_s" in r and r["step"] > 100]))
@@ -298,9 +299,9 @@ def _sweep_rate_once(name: str, result: dict) -> float:
     if out.exists():
         shutil.rmtree(out)
     seeds = ",".join(sorted(result["sweep"]["seeds"], key=int))
-    _sh(["fastgan.sweep", "--device", result["device"], "--out", str(out), "--seeds", seeds,
-         "--steps", "700", "--log-every", "100", "--ckpt-every", "100000", "--no-progress",
-         "--no-tensorboard", "--no-eval", *result["flags"]])
+    _sh(["fastgan.sweep", *result["flags"], "--device", result["device"], "--out", str(out),
+         "--seeds", seeds, "--steps", "700", "--log-every", "100", "--ckpt-every", "100000",
+         "--no-progress", "--no-tensorboard", "--no-eval"])
     recs = [json.loads(l) for l in (out / "members" / "000" / "metrics.jsonl").read_text()
             .splitlines()]
     steps_s = np.median([r["steps_per_s"] for r in recs if "steps_per_s" in r and r["step"] > 100])

@@ -2,9 +2,9 @@
 
     python bench/train_speed.py [--batches 64,1024] [--steps 200] [--modes ...] [--save]
 
-(a) "eager": a plain PyTorch GAN of the same sizes written the usual way (nn.Linear,
-nn.LeakyReLU, nn.Dropout in D as the default model has, nn.BCEWithLogitsLoss, two Adam
-optimizers); (b) "compile" and "max-autotune":
+(a) "eager": a plain PyTorch GAN of the same sizes written the usual way (bench/plain_gan.py:
+nn.Linear, nn.LeakyReLU, nn.Dropout in D as the default model has, nn.BCEWithLogitsLoss, two
+Adam optimizers); (b) "compile" and "max-autotune":
 that model's step under torch.compile in the default mode and in mode="max-autotune" (which adds
 CUDA graphs); (c) "fastgan": the project's GAN (its ops and compiled steps), and "fastgan-graphs" the same
 replayed as CUDA graphs (--cuda-graphs). All in one process, one after another, warm-up
@@ -22,7 +22,6 @@ from datetime import date
 from pathlib import Path
 
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,33 +31,13 @@ from fastgan import kernels  # noqa: E402
 from fastgan.config import ModelConfig, TrainConfig  # noqa: E402
 from fastgan.data import Batches  # noqa: E402
 from fastgan.gan import GAN  # noqa: E402
+from plain_gan import build  # noqa: E402
 
 
 def plain_gan():
-    act = lambda: nn.LeakyReLU(0.2)
-    G = nn.Sequential(nn.Linear(100, 256), act(), nn.Linear(256, 512), act(),
-                      nn.Linear(512, 1024), act(), nn.Linear(1024, 784), nn.Tanh()).to(DEVICE)
-    m = ModelConfig()                                      # the default D's dropout, as fastgan
-    drop = lambda: nn.Dropout(m.d_dropout)
-    D = nn.Sequential(nn.Dropout(m.d_input_dropout), nn.Linear(784, 512), act(), drop(),
-                      nn.Linear(512, 256), act(), drop(), nn.Linear(256, 1)).to(DEVICE)
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    bce = nn.BCEWithLogitsLoss()
-
-    def step(real):
-        b = real.shape[0]
-        ones, zeros = torch.ones(b, 1, device=DEVICE), torch.zeros(b, 1, device=DEVICE)
-        fake = G(torch.randn(b, 100, device=DEVICE))
-        d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        g_loss = bce(D(G(torch.randn(b, 100, device=DEVICE))), ones)
-        opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
-    return step
+    """The plain PyTorch GAN's step, with the default D's dropout (as fastgan's D has)."""
+    m = ModelConfig()
+    return build(DEVICE, m.d_input_dropout, m.d_dropout)[2]
 
 
 def make(mode: str):
