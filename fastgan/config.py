@@ -30,9 +30,10 @@ class ModelConfig:
     d_spectral_norm: bool = opt(False, "spectral normalization of D's weights (Miyato et al. "
                                 "2018): each layer uses W / sigma(W), sigma from one power "
                                 "iteration per D step")
-    d_mbstd: int = opt(0, "minibatch standard deviation (Karras et al. 2018): group size over "
+    d_mbstd: int = opt(4, "minibatch standard deviation (Karras et al. 2018): group size over "
                        "which D appends the mean std of its last hidden features as one more "
-                       "feature (0: off; must divide --batch-size)")
+                       "feature (0: off; must divide --batch-size; 4 measured: final FID 4.1 "
+                       "against 6.9 without, docs/quality.md)")
 
 
 LR_D, LR_G = 4e-4, 8e-4      # the default learning rates (docs/quality.md, the step-count study)
@@ -218,7 +219,8 @@ def validate(cfg: TrainConfig) -> None:
               (cfg.model.d_mbstd == 0 or cfg.model.d_mbstd >= 2,
                "--d-mbstd must be 0 (off) or a group of >= 2 images"),
               (cfg.model.d_mbstd == 0 or cfg.batch_size % cfg.model.d_mbstd == 0,
-               f"--d-mbstd {cfg.model.d_mbstd} must divide --batch-size {cfg.batch_size}"),
+               f"--d-mbstd {cfg.model.d_mbstd} must divide --batch-size {cfg.batch_size} "
+               "(--d-mbstd 0 turns the feature off)"),
               (cfg.instance_noise >= 0, "--instance-noise must be >= 0"),
               (not cfg.share_g_forward or cfg.k == 1, "--share-g-forward needs --k 1"),
               (0 <= cfg.model.d_dropout < 1, "--d-dropout must be in [0, 1)"),

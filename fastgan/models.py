@@ -148,6 +148,9 @@ class MinibatchStd(nn.Module):
 
     def forward(self, x):
         E, R, n = x.shape
+        if R % self.group:
+            raise ValueError(f"minibatch std: {R} rows per member are not a multiple of the "
+                             f"group of {self.group} (--d-mbstd must divide --batch-size)")
         y = x.unflatten(1, (R // self.group, self.group))        # [E, R/g, g, F]
         std = (y - y.mean(2, keepdim=True)).square().mean(2).add(1e-8).sqrt().mean(-1)
         feature = std[:, :, None, None].expand(E, R // self.group, self.group, 1)

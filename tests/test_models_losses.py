@@ -13,21 +13,24 @@ from numerics import assert_rel
 @pytest.mark.parametrize("members", [1, 3])
 def test_model_shapes_and_ranges(members):
     G, D = Generator(members=members), Discriminator(members=members)
-    z = torch.randn(members, 7, 100)
+    z = torch.randn(members, 12, 100)
     x = G(z)
-    assert x.shape == (members, 7, 784) and x.abs().max() < 1
-    assert D(x).shape == (members, 7, 1)
+    assert x.shape == (members, 12, 784) and x.abs().max() < 1
+    assert D(x).shape == (members, 12, 1)
     dense = lambda net: [m.weight.shape[1:] for m in net if isinstance(m, Dense)]
     assert dense(G.net) + dense(D.net) == [(256, 100), (512, 256), (1024, 512), (784, 1024),
-                                           (512, 784), (256, 512), (1, 256)]
+                                           (512, 784), (256, 512), (1, 257)]
     assert all(p.shape[0] == members for p in [*G.parameters(), *D.parameters()])
     # the default D: dropout (p = 0.1) on the input pixels and after each hidden layer, none
-    # before the output logit
+    # before the output logit; the minibatch-std feature over groups of 4 rows beside the last
+    # hidden layer's 256, so a batch must be a multiple of 4
     assert [type(m).__name__ for m in D.net] == ["Dropout", "Dense", "Dropout", "Dense", "Dropout",
-                                                 "Dense"]
+                                                 "MinibatchStd", "Dense"]
+    with pytest.raises(ValueError, match="7 rows per member are not a multiple of the group of 4"):
+        D(x[:, :7])
     assert all(s.active and s.drops == [True] * members for s in D.sites) and len(D.sites) == 3
     small = ModelConfig(latent_dim=5, g_hidden=(7,), d_hidden=(3, 3), d_dropout=0.0,
-                        d_input_dropout=0.0)
+                        d_input_dropout=0.0, d_mbstd=0)
     assert Generator(small)(torch.randn(2, 5)).shape == (2, 784)     # one model: [B, latent]
     assert [m.weight.shape for m in Discriminator(small).net if isinstance(m, Dense)] == \
         [(1, 3, 784), (1, 3, 3), (1, 1, 3)]

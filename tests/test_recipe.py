@@ -13,7 +13,7 @@ from fastgan.models import BITS, Discriminator, Maxout, quantized_rate
 from numerics import assert_rel
 
 SMALL = ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(32, 16), d_dropout=0.0,
-                    d_input_dropout=0.0)
+                    d_input_dropout=0.0, d_mbstd=0)     # any batch (tests at 5, 6, 17 rows)
 CPU = torch.device("cpu")
 
 
@@ -78,7 +78,7 @@ def test_dropout_keep_rate_and_scaling(p, path):
 
 
 def test_dropout_sites_are_fixed_and_skip_without_rates():
-    D = Discriminator(ModelConfig(d_dropout=0.3, d_input_dropout=0.1), members=2,
+    D = Discriminator(ModelConfig(d_dropout=0.3, d_input_dropout=0.1, d_mbstd=0), members=2,
                       input_rates=[0.1, 0.0], hidden_rates=[0.0, 0.0])
     kinds = [type(m).__name__ for m in D.net]
     assert kinds == ["Dropout", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
@@ -128,7 +128,7 @@ def test_maxout_shapes_and_gradients_against_float64(batch, n_in, units, pieces,
 
 def test_maxout_discriminator_replaces_hidden_units():
     D = Discriminator(ModelConfig(d_hidden=(40, 20), d_maxout=4, d_dropout=0.0,
-                                  d_input_dropout=0.0))
+                                  d_input_dropout=0.0, d_mbstd=0))
     assert [type(m).__name__ for m in D.net] == ["Dropout", "Maxout", "Dropout", "Maxout",
                                                  "Dropout", "Dense"]
     assert D.net[1].linear.weight.shape == (1, 160, 784) and D.net[5].weight.shape == (1, 1, 20)

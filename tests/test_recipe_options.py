@@ -124,7 +124,7 @@ def test_minibatch_std_never_mixes_real_and_fake():
 
 def test_topk_loss_keeps_the_fakes_d_rates_highest():
     cfg = TrainConfig(seed=1, model=ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(32, 16),
-                                                d_dropout=0, d_input_dropout=0))
+                                                d_dropout=0, d_input_dropout=0, d_mbstd=0))
     gan = GAN([cfg, TrainConfig(seed=2, model=cfg.model)], CPU, compile=False)
     fake = (torch.rand(2, 17, 784, generator=torch.Generator().manual_seed(3)) * 2 - 1)
     fake.requires_grad_()
@@ -233,6 +233,7 @@ def test_options_resume_bit_for_bit(tmp_path, mnist_dir, monkeypatch):
     (["--g-topk-decay", "0"], "--g-topk-decay must be in (0, 1]"),
     (["--d-mbstd", "1"], "--d-mbstd must be 0 (off) or a group of >= 2"),
     (["--d-mbstd", "5", "--batch-size", "64"], "--d-mbstd 5 must divide --batch-size 64"),
+    (["--batch-size", "50"], "--d-mbstd 4 must divide --batch-size 50 (--d-mbstd 0 turns"),
     (["--lr-decay-start", "1"], "--lr-decay-start must be in [0, 1)"),
     (["--lr-warmup", "-1"], "--lr-warmup must be >= 0"),
     (["--ema-start", "-3"], "--ema-start must be >= 0"),
@@ -251,7 +252,7 @@ def test_bad_values_one_line_exit_2(flags, says, capsys):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("flag", [["--d-spectral-norm"], ["--d-mbstd", "4"], ["--ema-start", "5"]],
+@pytest.mark.parametrize("flag", [["--d-spectral-norm"], ["--d-mbstd", "8"], ["--ema-start", "5"]],
                          ids=lambda v: v[0])
 def test_options_that_fix_the_model_cannot_change_on_resume(tmp_path, mnist_dir, flag, capsys):
     from fastgan.train import main
