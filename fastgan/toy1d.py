@@ -35,7 +35,6 @@ from fastgan.cli import Parser, UserError, run
 from fastgan.config import add_flags, opt
 from fastgan.losses import d_loss, g_loss
 from fastgan.models import Dense, mlp
-from fastgan.plots import figure1
 
 
 @dataclass
@@ -255,6 +254,7 @@ def main(argv=None) -> int:
     snaps, checks = experiment(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    from fastgan.plots import figure1      # matplotlib: only when drawing, not for --help
     figure1(snaps, out / "figure1.png")
     partial = check_dstar(snaps["a"], cfg.tol_dstar)       # (a): D only partly accurate
     numbers = {"config": asdict(cfg), "checks": checks,
