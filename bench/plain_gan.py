@@ -111,8 +111,9 @@ def first_below(evals: list[dict], fid: float):
 
 
 def summary(runs: list[dict]) -> dict:
-    """Mean and standard deviation over seeds of the final scores, and steps to FID 30/15/10."""
-    ms = lambda xs: [float(np.mean(xs)), float(np.std(xs))]
+    """Mean and sample standard deviation (ddof 1, as bench/quality.py's tables) over seeds of
+    the final scores, and steps to FID 30/15/10."""
+    ms = lambda xs: [float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0]
     finals = [r["final"] for r in runs]
     out = {k: ms([f[k] for f in finals]) for k in ("fid", "is", "modes")}
     out["parzen"] = ms([f["parzen"]["mean"] for f in finals])

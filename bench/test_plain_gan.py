@@ -42,5 +42,5 @@ def test_train_evaluates_on_schedule_and_summarizes():
     assert runs[0]["final"]["class_max"] == 0.1 and runs[0]["final"]["class_min"] == 0.1
     s = summary(runs)
     assert s["fid"][0] == np.mean([r["final"]["fid"] for r in runs])
-    assert s["steps_to_fid_30"] == [3.0, 1.0]     # FID 35, 30, 25 (seed 0), 20, 15, 10 (seed 1)
+    assert s["steps_to_fid_30"] == [3.0, np.sqrt(2.0)]   # FID 35, 30, 25 (seed 0), 20, 15, 10 (seed 1)
     assert s["steps_to_fid_10"] == "1/2 seeds"
