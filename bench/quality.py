@@ -334,6 +334,21 @@ def cmd_rate(args) -> None:
               f"(runs: {', '.join(f'{r:.1f}' for r in runs[name])})")
 
 
+def _run_dir(name: str, seed: str, rec: dict) -> Path:
+    """The run folder of one recorded seed: where its samples were drawn (a sweep member's
+    folder, runs/recipe/.../members/NNN, or a single run's), else runs/quality/NAME/seedS; a
+    one-line error when neither holds a finished run (run folders are not committed)."""
+    tried = []
+    if rec.get("samples"):
+        tried.append(ROOT / Path(rec["samples"]).parents[1])
+    tried.append(ROOT / "runs" / "quality" / name / f"seed{seed}")
+    for run_dir in tried:
+        if (run_dir / "summary.json").exists():
+            return run_dir
+    _fail(f"{name} seed {seed}: no finished run in "
+          f"{' or '.join(str(t.relative_to(ROOT)) for t in tried)} (train it first)")
+
+
 def cmd_shares(args) -> None:
     """Class shares of each seed's averaged G from --n samples (50k: a share's standard error
     is 0.15 points, against 0.3 for the 10k of the in-run evaluation), into the recipe's JSON."""
@@ -345,7 +360,7 @@ def cmd_shares(args) -> None:
         for seed, rec in sorted(result["seeds"].items()):
             if "failed" in rec:
                 continue
-            G = fastgan.load_generator(ROOT / "runs" / "quality" / name / f"seed{seed}")
+            G = fastgan.load_generator(_run_dir(name, seed, rec))
             scores = fastgan.score(fastgan.generate(G, args.n, seed=args.sample_seed))
             rec["shares"] = {"n": args.n, "sample_seed": args.sample_seed, "fid": scores["fid"],
                              "histogram": scores["histogram"]}

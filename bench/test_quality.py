@@ -74,3 +74,24 @@ def test_report_fills_the_readme_block(tmp_path, monkeypatch):
     assert text.startswith("top\n<!-- quality:start -->\n| recipe |") and "old" not in text
     assert "\n| r | 1 | 14.00 |" in text and text.endswith("<!-- quality:end -->\nbottom\n")
     assert (tmp_path / "bench" / "results" / "quality.md").exists()
+
+
+def test_shares_finds_a_sweep_members_folder_or_says_none(tmp_path, monkeypatch, capsys):
+    """`shares` loads each seed's G from where its samples were drawn (a sweep member's folder),
+    else runs/quality/NAME/seedS; with neither, one line and exit code 2, no traceback."""
+    import pytest
+    monkeypatch.setattr(quality, "ROOT", tmp_path)
+    member = tmp_path / "runs" / "recipe" / "sw" / "members" / "002"
+    (member / "samples").mkdir(parents=True)
+    (member / "summary.json").write_text("{}")
+    rec = {"samples": "runs/recipe/sw/members/002/samples/final.png"}
+    assert quality._run_dir("r", "2", rec) == member
+    single = tmp_path / "runs" / "quality" / "r" / "seed1"
+    single.mkdir(parents=True)
+    (single / "summary.json").write_text("{}")
+    assert quality._run_dir("r", "1", {"samples": "gone/samples/final.png"}) == single
+    with pytest.raises(SystemExit) as e:
+        quality._run_dir("r", "0", {"samples": "gone/samples/final.png"})
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and len(err.splitlines()) == 1
+    assert "r seed 0: no finished run in gone or runs/quality/r/seed0" in err
