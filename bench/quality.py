@@ -338,15 +338,14 @@ def _run_dir(name: str, seed: str, rec: dict) -> Path:
     """The run folder of one recorded seed: where its samples were drawn (a sweep member's
     folder, runs/recipe/.../members/NNN, or a single run's), else runs/quality/NAME/seedS; a
     one-line error when neither holds a finished run (run folders are not committed)."""
-    tried = []
-    if rec.get("samples"):
-        tried.append(ROOT / Path(rec["samples"]).parents[1])
-    tried.append(ROOT / "runs" / "quality" / name / f"seed{seed}")
+    tried = [ROOT / Path(rec["samples"]).parents[1]] if rec.get("samples") else []
+    single = ROOT / "runs" / "quality" / name / f"seed{seed}"
+    tried += [single] if single not in tried else []
     for run_dir in tried:
         if (run_dir / "summary.json").exists():
             return run_dir
-    _fail(f"{name} seed {seed}: no finished run in "
-          f"{' or '.join(str(t.relative_to(ROOT)) for t in tried)} (train it first)")
+    shown = [str(t.relative_to(ROOT)) if t.is_relative_to(ROOT) else str(t) for t in tried]
+    _fail(f"{name} seed {seed}: no finished run in {' or '.join(shown)} (train it first)")
 
 
 def cmd_shares(args) -> None:

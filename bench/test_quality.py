@@ -95,3 +95,12 @@ def test_shares_finds_a_sweep_members_folder_or_says_none(tmp_path, monkeypatch,
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and len(err.splitlines()) == 1
     assert "r seed 0: no finished run in gone or runs/quality/r/seed0" in err
+    # older single runs recorded absolute paths, maybe of another checkout: named as they are
+    for samples, where in [("/elsewhere/runs/quality/r/seed0/samples/final.png",
+                            "/elsewhere/runs/quality/r/seed0 or runs/quality/r/seed0"),
+                           (str(tmp_path / "runs/quality/r/seed0/samples/final.png"),
+                            "runs/quality/r/seed0 (")]:
+        with pytest.raises(SystemExit) as e:
+            quality._run_dir("r", "0", {"samples": samples})
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and len(err.splitlines()) == 1 and f"in {where}" in err
