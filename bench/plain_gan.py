@@ -129,7 +129,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="(default: 0 1 2)")
     p.add_argument("--steps", type=int, default=16000, help="generator steps (default: 16000, "
-                   "the default run's length)")
+                   "the README's row: the default run's length when it was measured)")
     p.add_argument("--eval-every", type=int, default=2000,
                    help="generator steps between scores (default: 2000)")
     p.add_argument("--device", default="cpu", help="(default: cpu)")
