@@ -97,3 +97,30 @@ def test_help_works_without_matplotlib(command):
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0 and "usage:" in r.stdout, r.stderr[-500:]
+
+
+def test_readme_flag_table_states_the_defaults():
+    """The README's "Main flags" table gives each flag's default as the config has it (the
+    default length once stayed 165 there after the config moved on)."""
+    import re
+    from pathlib import Path
+    from fastgan.config import TrainConfig, field_value
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("Main flags")[1].split("\n\n")[1]
+    cfg = TrainConfig()
+    words = {"–": None, "off": False, "on": True}
+    checked = []
+    for row in table.splitlines()[2:]:
+        flags_cell, default_cell = [c.strip() for c in row.strip("|").split("|")[:2]]
+        flags = re.findall(r"`--([a-z0-9-]+)", flags_cell)
+        sep = " / " if " / " in flags_cell else ", "
+        defaults = default_cell.split(sep)
+        if len(defaults) != len(flags) or "`" in default_cell or " for " in default_cell:
+            continue                                    # a description, not a value
+        for flag, text in zip(flags, defaults):
+            name = flag.replace("-", "_")
+            want = {"lr_d": cfg.d_lr, "lr_g": cfg.g_lr}.get(name, field_value(cfg, name))
+            got = words[text] if text in words else type(want)(text) if want is not None else text
+            assert got == want, f"README's default of --{flag} is {text!r}, the config's {want!r}"
+            checked.append(flag)
+    assert {"epochs", "batch-size", "k", "lr-d", "d-mbstd", "ema-decay"} <= set(checked)
