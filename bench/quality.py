@@ -3,6 +3,7 @@
     python bench/quality.py run NAME [--seeds 0 1 2] [--device cpu] [--extend BASE] -- [flags]
     python bench/quality.py rate NAME [NAME ...] [--repeat 3]
     python bench/quality.py shares NAME [NAME ...] [--n 50000]
+    python bench/quality.py reject NAME [NAME ...] [--quantiles 0 0.3 0.5]
     python bench/quality.py sweep NAME DIR
     python bench/quality.py study DIR NAME [NAME ...]
     python bench/quality.py report [--plot NAME ...] [--grid NAME] [--readme docs/quality.md]
@@ -25,6 +26,11 @@ it as the row "NAME (sweep)".
 `study` records each setting of a finished sweep (a grid of settings x seeds, `fastgan.sweep
 --eval-every 1`) as a recipe of its own, NAME.json per setting in the sweep's order, with the
 flags that reproduce it: how the step-count ablations are run and kept.
+
+`reject` scores each seed's last checkpoint through discriminator rejection sampling
+(fastgan.rejection: its averaged G's samples kept by its D) at each quantile, 10k samples from
+--sample-seed (quantile 0 is the same G unfiltered, so each row is paired with the plain one),
+under "rejection" in NAME.json: FID, IS, modes, confident share, class histogram, the share D kept.
 
 `report` turns every JSON there into bench/results/quality.md: per recipe the mean +- standard
 deviation over seeds of FID, IS and Parzen (with the mean standard error of the estimate), the
@@ -348,25 +354,56 @@ def _run_dir(name: str, seed: str, rec: dict) -> Path:
     _fail(f"{name} seed {seed}: no finished run in {' or '.join(shown)} (train it first)")
 
 
+def _each_seed(names, score) -> None:
+    """score(name, seed, rec, run_dir) on every recorded seed of each recipe that did not fail
+    (it adds to rec), then the recipe's JSON written back."""
+    for name in names:
+        result = _recipe(name)
+        for seed, rec in sorted(result["seeds"].items()):
+            if "failed" not in rec:
+                score(name, seed, rec, _run_dir(name, seed, rec))
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+
+
 def cmd_shares(args) -> None:
     """Class shares of each seed's averaged G from --n samples (50k: a share's standard error
     is 0.15 points, against 0.3 for the 10k of the in-run evaluation), into the recipe's JSON."""
     sys.path.insert(0, str(ROOT))
     import fastgan
-    for name in args.names:
-        path = RESULTS / f"{name}.json"
-        result = _recipe(name)
-        for seed, rec in sorted(result["seeds"].items()):
-            if "failed" in rec:
-                continue
-            G = fastgan.load_generator(_run_dir(name, seed, rec))
-            scores = fastgan.score(fastgan.generate(G, args.n, seed=args.sample_seed))
-            rec["shares"] = {"n": args.n, "sample_seed": args.sample_seed, "fid": scores["fid"],
-                             "histogram": scores["histogram"]}
-            h = np.asarray(scores["histogram"]) / args.n
-            print(f"{name} seed {seed}: {args.n} samples, classes {100 * h.min():.2f}–"
-                  f"{100 * h.max():.2f}%", flush=True)
-        path.write_text(json.dumps(result, indent=1) + "\n")
+
+    def score(name, seed, rec, run_dir):
+        G = fastgan.load_generator(run_dir)
+        scores = fastgan.score(fastgan.generate(G, args.n, seed=args.sample_seed))
+        rec["shares"] = {"n": args.n, "sample_seed": args.sample_seed, "fid": scores["fid"],
+                         "histogram": scores["histogram"]}
+        h = np.asarray(scores["histogram"]) / args.n
+        print(f"{name} seed {seed}: {args.n} samples, classes {100 * h.min():.2f}–"
+              f"{100 * h.max():.2f}%", flush=True)
+    _each_seed(args.names, score)
+
+
+def cmd_reject(args) -> None:
+    """Each seed's last checkpoint scored through D's rejection at each quantile (the plain
+    averaged G at 0), 10k samples from --sample-seed, into the recipe's JSON."""
+    sys.path.insert(0, str(ROOT))
+    from fastgan.evaluator import Evaluator
+    from fastgan.rejection import reject
+    from fastgan.sampling import load_discriminator, load_generator
+    ev = Evaluator(None, "cpu")
+
+    def score(name, seed, rec, run_dir):
+        G, D = load_generator(run_dir, "cpu"), load_discriminator(run_dir, "cpu")
+        rows = {}
+        for q in args.quantiles:
+            x, kept = reject(G, D, args.n, args.sample_seed, q)
+            sc = ev.scores(x)
+            rows[str(q)] = {**{k: sc[k] for k in ("fid", "is", "modes", "confident",
+                                                  "histogram")}, "kept": kept}
+            print(f"{name} seed {seed} quantile {q}: kept {100 * kept:.1f}%, FID "
+                  f"{sc['fid']:.2f}, IS {sc['is']:.3f}, confident {sc['confident']:.3f}",
+                  flush=True)
+        rec["rejection"] = {"n": args.n, "sample_seed": args.sample_seed, "by_quantile": rows}
+    _each_seed(args.names, score)
 
 
 def _span(histograms: list) -> str:
@@ -459,10 +496,41 @@ def plot(results: dict, names: list[str], path: Path) -> None:
     plt.close(fig)
 
 
+def rejection_table(results: list[dict]) -> str:
+    """One row per recipe and quantile of `reject`: the share D kept, FID, IS and confident
+    share (mean +- sd over seeds), each seed's IS, and the IS change against quantile 0 (the same
+    G unfiltered, the same sample seed), or "" when no recipe was scored so."""
+    lines = []
+    for r in results:
+        seeds = [rec["rejection"] for rec in r["seeds"].values() if "rejection" in rec]
+        if not seeds:
+            continue
+        for q in seeds[0]["by_quantile"]:
+            rows = [s["by_quantile"][q] for s in seeds]
+            ms = lambda k, fmt="{:.2f}": _ms([row[k] for row in rows], fmt)
+            base = [s["by_quantile"].get("0.0") for s in seeds]
+            d = None if q == "0.0" or None in base else \
+                np.array([row["is"] - b["is"] for row, b in zip(rows, base)])
+            change = "" if d is None else f"{d.mean():+.3f} ± {d.std(ddof=1):.3f}"
+            lines.append(f"| {r['name']} | {q} | {100 * np.mean([row['kept'] for row in rows]):.1f}% "
+                         f"| {ms('fid')} | {ms('is', '{:.3f}')} | "
+                         f"{' / '.join(format(row['is'], '.3f') for row in rows)} | "
+                         f"{change} | {ms('confident', '{:.3f}')} |")
+    if not lines:
+        return ""
+    head = ("| recipe | `--reject` quantile | kept | FID | IS | IS per seed | IS change | "
+            "confident |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+    return ("Samples kept by D (`quality.py reject`: each seed's last checkpoint, 10k samples "
+            "of its averaged G kept by its D, from one sample seed; quantile 0 is the same G "
+            "unfiltered):\n\n" + head + "\n" + "\n".join(lines))
+
+
 def cmd_report(args) -> None:
     results = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))}
     order = (args.order or []) + [n for n in sorted(results) if n not in (args.order or [])]
     md = table([results[n] for n in order if n in results])
+    kept = rejection_table([results[n] for n in order if n in results])
+    md += "\n\n" + kept if kept else ""
     (RESULTS.parent / "quality.md").write_text(md + "\n")
     print(md)
     if args.plot:
@@ -494,6 +562,11 @@ def main(argv=None) -> None:
     c.add_argument("names", nargs="+", metavar="name")
     c.add_argument("--n", type=int, default=50000)
     c.add_argument("--sample-seed", type=int, default=1234)
+    j = sub.add_parser("reject", help="score the last checkpoints through D's rejection sampling")
+    j.add_argument("names", nargs="+", metavar="name")
+    j.add_argument("--quantiles", type=float, nargs="+", default=[0.0, 0.3, 0.5])
+    j.add_argument("--n", type=int, default=10000)
+    j.add_argument("--sample-seed", type=int, default=1234)
     w = sub.add_parser("sweep", help="record a finished sweep of a recipe beside its runs")
     w.add_argument("name")
     w.add_argument("dir", help="the sweep's folder (fastgan.sweep --out)")
@@ -516,6 +589,8 @@ def main(argv=None) -> None:
         cmd_rate(args)
     elif args.cmd == "shares":
         cmd_shares(args)
+    elif args.cmd == "reject":
+        cmd_reject(args)
     elif args.cmd == "sweep":
         cmd_sweep(args)
     elif args.cmd == "study":

@@ -104,3 +104,21 @@ def test_shares_finds_a_sweep_members_folder_or_says_none(tmp_path, monkeypatch,
             quality._run_dir("r", "0", {"samples": samples})
         err = capsys.readouterr().err.strip()
         assert e.value.code == 2 and len(err.splitlines()) == 1 and f"in {where}" in err
+
+
+def test_rejection_table_pairs_each_quantile_with_the_unfiltered_g():
+    """`reject`'s rows: the share kept, mean ± sd over seeds, each seed's IS, and the IS change
+    against quantile 0 of the same seed (paired); no row for a recipe never scored so."""
+    def rej(is0, is3, kept):
+        row = lambda i, k: {"fid": 2.0, "is": i, "modes": 10, "confident": 0.9,
+                            "histogram": [1] * 10, "kept": k}
+        return {"rejection": {"n": 10, "sample_seed": 1, "by_quantile": {
+            "0.0": row(is0, 1.0), "0.3": row(is3, kept)}}}
+    r = {"name": "r", "seeds": {"0": rej(8.9, 9.0, 0.92), "1": rej(8.8, 9.1, 0.94)}}
+    md = quality.rejection_table([r, {"name": "plain", "seeds": {"0": {}}}])
+    rows = [l.split("|") for l in md.splitlines() if l.startswith("| r |")]
+    assert len(rows) == 2 and "plain" not in md
+    assert [c.strip() for c in rows[1][2:8]] == ["0.3", "93.0%", "2.00 ± 0.00", "9.050 ± 0.071",
+                                                 "9.000 / 9.100", "+0.200 ± 0.141"]
+    assert rows[0][7].strip() == ""
+    assert quality.rejection_table([{"name": "plain", "seeds": {}}]) == ""

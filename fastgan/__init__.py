@@ -7,6 +7,8 @@ The Python API, for a notebook (each function imports what it needs when called)
                           overwrite=True)             # run twice: starts over in runs/nb
     G = fastgan.load_generator("runs/nb")              # the averaged G of the newest checkpoint
     x = fastgan.generate(G, 1000, seed=0)              # float32 [1000, 784] in [-1, 1]
+    D = fastgan.load_discriminator("runs/nb")          # its trained D, to keep samples by:
+    x = fastgan.generate(G, 1000, seed=0, D=D, reject=0.4)   # rejection sampling
     print(fastgan.score(x)["fid"])                     # classifier FID, IS, modes, ...
     table = fastgan.sweep({"lr_g": [2e-4, 4e-4]}, seeds=[0, 1, 2], epochs=1, device="cpu",
                           out="runs/sw")              # many GANs at once: sweep.json's table
@@ -19,7 +21,8 @@ from pathlib import Path as _Path
 from fastgan.config import ModelConfig, TrainConfig
 
 __version__ = "0.1.0"
-__all__ = ["ModelConfig", "TrainConfig", "fit", "generate", "load_generator", "score", "sweep"]
+__all__ = ["ModelConfig", "TrainConfig", "fit", "generate", "load_discriminator",
+           "load_generator", "score", "sweep"]
 
 # The ops live in the top-level kernels/ folder, which an install maps to fastgan.kernels
 # (pyproject.toml, package-dir). Run from a source tree without installing (PYTHONPATH=.), the
@@ -58,10 +61,25 @@ def load_generator(path, device: str = "cpu", raw: bool = False):
     return load(path, resolve_device(device), raw=raw)
 
 
-def generate(G, n: int, seed: int = 0):
-    """n samples of G as float32 [n, 784] in [-1, 1] (z drawn on the CPU from seed)."""
+def load_discriminator(path, device: str = "cpu"):
+    """The trained discriminator of a checkpoint file or run folder."""
+    from fastgan.device import resolve_device
+    from fastgan.sampling import load_discriminator as load
+    return load(path, resolve_device(device))
+
+
+def generate(G, n: int, seed: int = 0, D=None, reject: float = 0.0):
+    """n samples of G as float32 [n, 784] in [-1, 1] (z drawn on the CPU from seed). With D
+    and reject = q in (0, 1), the samples D keeps (discriminator rejection sampling: each with
+    probability min(1, exp(logit - M)), M the q-quantile of D's logits; fastgan.rejection)."""
+    from fastgan.rejection import check_quantile, reject as keep
     from fastgan.sampling import sample as draw
-    return draw(G, n, seed=seed)
+    check_quantile(reject)
+    if reject == 0:
+        return draw(G, n, seed=seed)
+    if D is None:
+        raise ValueError("generate: reject > 0 needs D (fastgan.load_discriminator)")
+    return keep(G, D, n, seed, reject)[0]
 
 
 def score(samples, data_dir=None, parzen: bool = False, device: str = "cpu") -> dict:

@@ -102,6 +102,10 @@ class TrainConfig:
     eval: bool = opt(True, "score the averaged G at the end of the run as fastgan.eval does "
                      "(classifier FID, IS, modes, class shares of 10k samples; seconds on a "
                      "CPU); --no-eval skips it")
+    reject: float = opt(0.4, "the final scores also of the samples D keeps (discriminator "
+                        "rejection sampling, fastgan.rejection): each with probability "
+                        "min(1, exp(logit - M)), M this quantile of D's logits (0.4 keeps "
+                        "about 89%; 0: skip); what fastgan.sample --reject draws")
     progress: bool = opt(True, "live progress bar on a terminal")
     tensorboard: bool = opt(True, "write TensorBoard logs when tensorboard is installed")
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -125,8 +129,8 @@ SHAPE = ("latent_dim", "g_hidden", "d_hidden", "image_dim", "negative_slope", "d
          "d_spectral_norm", "d_mbstd", "batch_size", "k", "share_g_forward", "train_size",
          "epochs", "steps", "g_topk", "g_topk_decay")
 SHARED = ("device", "data_dir", "out", "resume", "compile", "cuda_graphs", "backend",
-          "precision", "log_every", "ckpt_every", "eval_every", "target_fid", "eval", "progress",
-          "tensorboard")
+          "precision", "log_every", "ckpt_every", "eval_every", "target_fid", "eval", "reject",
+          "progress", "tensorboard")
 
 
 def field_value(cfg: "TrainConfig", name: str):
@@ -212,6 +216,7 @@ def validate(cfg: TrainConfig) -> None:
               (cfg.lr_d is None or cfg.lr_d > 0, "--lr-d must be > 0"),
               (cfg.lr_g is None or cfg.lr_g > 0, "--lr-g must be > 0"),
               (0 <= cfg.ema_decay < 1, "--ema-decay must be in [0, 1) (0 turns it off)"),
+              (0 <= cfg.reject < 1, "--reject must be in [0, 1) (0 skips it)"),
               (cfg.ema_start >= 0, "--ema-start must be >= 0"),
               (0 <= cfg.lr_decay_start < 1, "--lr-decay-start must be in [0, 1)"),
               (cfg.lr_warmup >= 0, "--lr-warmup must be >= 0"),

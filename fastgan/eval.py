@@ -6,6 +6,8 @@ histogram (each bar labelled by a real test digit of its class).
 Scores: classifier FID against the 10,000 test images, Inception-style score, modes covered
 (classes with >= 2% of samples), the share of confident samples (top probability > 0.9), and
 with --parzen the paper's Parzen-window log-likelihood (mean +- standard error, and sigma).
+--reject Q scores the samples the checkpoint's D keeps (fastgan.rejection) and reports the
+share it kept.
 """
 import json
 import sys
@@ -70,16 +72,30 @@ def main(argv=None) -> int:
                    "instead of using the shipped one")
     p.add_argument("--raw-g", action="store_true",
                    help="score the trained G rather than its moving average")
+    p.add_argument("--reject", type=float, default=0.0, metavar="Q",
+                   help="score the samples D keeps, M the Q-quantile of its logits: 0 keeps "
+                   "all (default; see fastgan.sample)")
     args = p.parse_args(argv)
     if args.n < 2:
         raise UserError("--n must be >= 2")
+    if not 0 <= args.reject < 1:
+        raise UserError(f"--reject {args.reject}: must lie in [0, 1)")
+    if args.reject > 0 and args.samples:
+        raise UserError("--reject needs --checkpoint (its D keeps the samples)")
     from fastgan.device import resolve_device          # torch loads after the flags are checked
     from fastgan.evaluator import Evaluator
     from fastgan.plots import eval_figure
-    from fastgan.sampling import load_generator, sample
+    from fastgan.rejection import reject
+    from fastgan.sampling import load_discriminator, load_generator, sample
     device = resolve_device(args.device)
+    kept = None
     if args.checkpoint:
-        samples = sample(load_generator(args.checkpoint, device, args.raw_g), args.n, args.seed)
+        G = load_generator(args.checkpoint, device, args.raw_g)
+        if args.reject > 0:
+            samples, kept = reject(G, load_discriminator(args.checkpoint, device), args.n,
+                                   args.seed, args.reject)
+        else:
+            samples = sample(G, args.n, args.seed)
         ckpt = Path(args.checkpoint)
         default_out = (ckpt if ckpt.is_dir() else ckpt.parent.parent) / "eval"
     else:
@@ -91,6 +107,8 @@ def main(argv=None) -> int:
                    retrain=args.retrain_classifier)
     t_setup = time.perf_counter() - t0
     row = ev.scores(samples)
+    if kept is not None:
+        row.update(reject=args.reject, kept=kept)
     if args.parzen:
         row["parzen"] = ev.parzen(samples)
     rows = {"samples": row, **ev.reference(args.parzen)}
@@ -98,6 +116,8 @@ def main(argv=None) -> int:
     md = table(rows)
     print(md)
     print(f"\nclass histogram of the samples: {row['histogram']}")
+    if kept is not None:
+        print(f"D kept {100 * kept:.1f}% of G's samples (--reject {args.reject})")
     print(f"evaluation took {seconds:.1f} s (of which setup, classifier included, {t_setup:.1f} s)")
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.md").write_text(md + "\n")

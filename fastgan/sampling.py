@@ -1,10 +1,11 @@
-"""Generators from checkpoints, and samples from generators (the library behind fastgan.sample)."""
+"""Generators (and discriminators) from checkpoints, and samples from generators (the library
+behind fastgan.sample; fastgan.rejection keeps them by D)."""
 import numpy as np
 import torch
 
 from fastgan import checkpoint
 from fastgan.config import from_dict
-from fastgan.models import Generator
+from fastgan.models import Discriminator, Generator
 
 
 def load_generator(path, device, raw: bool = False) -> Generator:
@@ -15,6 +16,17 @@ def load_generator(path, device, raw: bool = False) -> Generator:
     state = ckpt["G"] if raw or "G_ema" not in ckpt else ckpt["G_ema"]
     G.load_state_dict({k: v.unsqueeze(0) for k, v in state.items()})   # [1, ...]: one member
     return G.to(device).eval()
+
+
+def load_discriminator(path, device) -> Discriminator:
+    """The checkpoint's trained D as a one-member Discriminator (x [B, 784] stacked as
+    [1, B, 784] -> logits [1, B, 1]; no dropout unless the caller passes masks)."""
+    ckpt = checkpoint.load(path)
+    if "D" not in ckpt:
+        raise checkpoint.CheckpointError(f"{path} holds no discriminator")
+    D = Discriminator(from_dict(ckpt["config"]).model)
+    D.load_state_dict({k: v.unsqueeze(0) for k, v in ckpt["D"].items()})
+    return D.to(device).eval()
 
 
 @torch.no_grad()

@@ -67,6 +67,11 @@ def main(argv=None) -> int:
         print(f"scores: classifier FID {sc['fid']:.2f}  IS {sc['is']:.2f}  modes {sc['modes']}  "
               f"classes {min(shares):.1f}-{max(shares):.1f}%  confident {sc['confident']:.3f}  "
               f"(evaluation took {summary['eval_s']:.1f} s; real training images: FID 2.46, IS 9.7)")
+        if "rejection" in sc:
+            r = sc["rejection"]
+            print(f"kept by D (--reject {r['quantile']:g}, {100 * r['kept']:.1f}% kept): "
+                  f"classifier FID {r['fid']:.2f}  IS {r['is']:.2f}  modes {r['modes']}  "
+                  f"confident {r['confident']:.3f}")
     if cfg.target_fid is not None:
         reached = summary["target"]
         print(f"target FID {cfg.target_fid}: " + (

@@ -32,7 +32,9 @@ from fastgan.gan import GAN
 from fastgan.images import grid, write_png
 from fastgan.monitor import Log, Progress
 from fastgan.plots import curves
+from fastgan.rejection import reject_members
 from fastgan.schedules import topk_count
+from fastgan.scores import N_SAMPLES
 from fastgan.streams import generator
 
 SAMPLE_GRID = 64  # fixed-z samples in each grid (8 x 8)
@@ -178,6 +180,11 @@ class Group:
         raw = None
         if self.gan.G_ema is not None:      # what the average buys: the trained G's scores too
             raw = self.evaluator.score_members(self.gan.G, gens())
+        kept = None
+        if self.step >= self.total and self.cfg.reject > 0:   # the final scores: D's too
+            x, rates = reject_members(self.gan.sampler, self.gan.D, N_SAMPLES, gens(),
+                                      self.cfg.reject)       # D without dropout (no masks)
+            kept = [{**self.evaluator.scores(xe), "kept": r} for xe, r in zip(x, rates)]
         seconds = time.perf_counter() - t0
         records = []
         for e, m in enumerate(self.members):
@@ -187,6 +194,10 @@ class Group:
                    "confident": sc["confident"], "histogram": sc["histogram"]}
             if raw is not None and m.cfg.ema_decay > 0:
                 rec.update(raw_fid=raw[e]["fid"], raw_is=raw[e]["is"], raw_modes=raw[e]["modes"])
+            if kept is not None:
+                rec["rejection"] = {"quantile": self.cfg.reject, "kept": kept[e]["kept"],
+                                    **{k: kept[e][k] for k in ("fid", "is", "modes",
+                                                               "confident", "histogram")}}
             rec.update(train_s=train_s, eval_s=seconds)
             m.eval_s += seconds
             m.log.log(rec)
@@ -357,8 +368,8 @@ class Group:
                    "train_s": wall, "compile_s": self.compile_s, "eval_s": m.eval_s,
                    "target": m.reached,
                    "scores": ({k: last_eval[-1][k] for k in ("fid", "is", "modes", "confident",
-                                                             "histogram")}
-                              if last_eval else None),
+                                                             "histogram", "rejection")
+                               if k in last_eval[-1]} if last_eval else None),
                    "steps_per_s": max(done_steps - 1, 0) / max(wall, 1e-9),
                    "samples": str(samples) if samples else None, "curves": str(self.save_curves(m)),
                    "checkpoint": str(m.last_ckpt)}

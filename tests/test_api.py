@@ -31,6 +31,11 @@ def test_fit_twice_in_one_folder_refuses_unless_overwrite(tmp_path, mnist_dir):
     scores = fastgan.score(x, data_dir=str(mnist_dir))
     assert {"fid", "is", "modes", "confident", "histogram"} <= scores.keys()
     assert scores["fid"] > 0 and sum(scores["histogram"]) == 100
+    D = fastgan.load_discriminator(tmp_path / "nb")              # rejection sampling
+    kept = fastgan.generate(G, 100, seed=0, D=D, reject=0.5)
+    assert kept.shape == (100, 784) and np.array_equal(kept, fastgan.generate(G, 100, 0, D, 0.5))
+    with pytest.raises(ValueError, match="needs D"):
+        fastgan.generate(G, 10, reject=0.5)
 
 
 def test_api_names_shadow_no_module():

@@ -37,6 +37,11 @@ def cli(*args, env_data=None):
     (["fastgan.sample", "--checkpoint", "/no/such.pt", "--out", "x.npy"], 2, "not found"),
     (["fastgan.sample", "--checkpoint", "/no/such.pt", "--out", "x.jpg"], 2, ".npy or .png"),
     (["fastgan.sample", "--checkpoint", "fastgan", "--out", "x.npy"], 2, "no checkpoint in"),
+    (["fastgan.train", "--reject", "1"], 2, "--reject must be in [0, 1)"),
+    (["fastgan.sample", "--checkpoint", "x", "--out", "x.npy", "--reject", "1"], 2,
+     "--reject 1.0: must lie in [0, 1)"),
+    (["fastgan.eval", "--checkpoint", "x", "--reject", "-0.1"], 2, "must lie in [0, 1)"),
+    (["fastgan.eval", "--samples", "x.npy", "--reject", "0.3"], 2, "--reject needs --checkpoint"),
 ])
 def test_bad_input_one_line(args, code, says):
     r = cli(*args)

@@ -172,3 +172,27 @@ def _npy_bytes(d):
 def _objects(path):
     np.save(path, np.array([{"not": "floats"}], dtype=object), allow_pickle=True)
     return path
+
+
+def test_sample_and_eval_reject_by_the_checkpoints_d(tmp_path, mnist_dir, evaluator):
+    """`--reject Q` in fastgan.sample and fastgan.eval: the samples the checkpoint's D keeps,
+    the same as the API's, and the share kept reported."""
+    import fastgan
+    from fastgan.train import main
+    out = tmp_path / "run"
+    assert run(main, ["--device", "cpu", "--data-dir", str(mnist_dir), "--train-size", "640",
+                      "--batch-size", "64", "--k", "1", "--steps", "3", "--no-eval",
+                      "--out", str(out), "--no-progress", "--no-tensorboard"]) == 0
+    r = subprocess.run([sys.executable, "-m", "fastgan.sample", "--checkpoint", str(out),
+                        "--n", "17", "--reject", "0.5", "--seed", "3", "--out",
+                        str(tmp_path / "x.npy")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and "D kept" in r.stdout, r.stderr
+    G, D = fastgan.load_generator(out), fastgan.load_discriminator(out)
+    want = fastgan.generate(G, 17, seed=3, D=D, reject=0.5)
+    assert np.array_equal(np.load(tmp_path / "x.npy"), want)
+    r = cli("--checkpoint", str(out), "--n", "200", "--reject", "0.5", "--data-dir",
+            str(mnist_dir), "--out", str(tmp_path / "ev"))
+    assert r.returncode == 0 and "D kept" in r.stdout, r.stderr
+    row = json.loads((tmp_path / "ev" / "eval.json").read_text())["rows"]["samples"]
+    assert row["reject"] == 0.5 and 0.5 <= row["kept"] <= 1 and sum(row["histogram"]) == 200

@@ -59,6 +59,10 @@ def test_a_run_ends_with_its_scores_unless_no_eval(tmp_path, mnist_dir, capsys):
     assert sum(scores["histogram"]) == 10000 and 1 <= scores["modes"] <= 10
     last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 30 and last["fid"] == scores["fid"]
+    kept = scores["rejection"]                    # and of the samples D keeps (--reject 0.4)
+    assert kept == last["rejection"] and kept["quantile"] == 0.4 and 0.6 <= kept["kept"] <= 1
+    assert sum(kept["histogram"]) == 10000 and math.isfinite(kept["is"])
+    assert "kept by D (--reject 0.4" in printed
     rc, skipped = train(tmp_path, "unscored", *SMALL, "--steps", "30", data=mnist_dir)  # --no-eval
     assert rc == 0 and json.loads((skipped / "summary.json").read_text())["scores"] is None
     assert "scores:" not in capsys.readouterr().out
