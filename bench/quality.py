@@ -3,7 +3,7 @@
     python bench/quality.py run NAME [--seeds 0 1 2] [--device cpu] [--extend BASE] -- [flags]
     python bench/quality.py rate NAME [NAME ...] [--repeat 3]
     python bench/quality.py shares NAME [NAME ...] [--n 50000]
-    python bench/quality.py reject NAME [NAME ...] [--quantiles 0 0.3 0.5]
+    python bench/quality.py reject NAME [NAME ...] [--quantiles 0 0.3 0.5] [--n N] [--parzen]
     python bench/quality.py sweep NAME DIR
     python bench/quality.py study DIR NAME [NAME ...]
     python bench/quality.py report [--plot NAME ...] [--grid NAME] [--readme docs/quality.md]
@@ -30,7 +30,9 @@ flags that reproduce it: how the step-count ablations are run and kept.
 `reject` scores each seed's last checkpoint through discriminator rejection sampling
 (fastgan.rejection: its averaged G's samples kept by its D) at each quantile, 10k samples from
 --sample-seed (quantile 0 is the same G unfiltered, so each row is paired with the plain one),
-under "rejection" in NAME.json: FID, IS, modes, confident share, class histogram, the share D kept.
+under "rejection" in NAME.json: FID, IS, modes, confident share, class histogram, the share D
+kept, with --parzen the Parzen estimate; a run with --n 50000 (the class shares of 50k) goes
+under "rejection_n50000". A later run adds its quantiles to those already recorded.
 
 `report` turns every JSON there into bench/results/quality.md: per recipe the mean +- standard
 deviation over seeds of FID, IS and Parzen (with the mean standard error of the estimate), the
@@ -53,6 +55,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "quality"
 TARGETS = (30.0, 15.0, 10.0, 5.0)
+N_TABLE = 10000      # the samples per seed of `reject`'s table (as the in-run evaluation's)
 
 
 def _sh(args: list[str]) -> None:
@@ -391,18 +394,25 @@ def cmd_reject(args) -> None:
     from fastgan.sampling import load_discriminator, load_generator
     ev = Evaluator(None, "cpu")
 
+    key = "rejection" if args.n == N_TABLE else f"rejection_n{args.n}"
+
     def score(name, seed, rec, run_dir):
         G, D = load_generator(run_dir, "cpu"), load_discriminator(run_dir, "cpu")
-        rows = {}
+        old = rec.get(key, {})
+        rows = old["by_quantile"] if old.get("sample_seed") == args.sample_seed else {}
         for q in args.quantiles:
             x, kept = reject(G, D, args.n, args.sample_seed, q)
             sc = ev.scores(x)
             rows[str(q)] = {**{k: sc[k] for k in ("fid", "is", "modes", "confident",
                                                   "histogram")}, "kept": kept}
+            if args.parzen:
+                rows[str(q)]["parzen"] = ev.parzen(x)
+            h = np.asarray(sc["histogram"]) / args.n
             print(f"{name} seed {seed} quantile {q}: kept {100 * kept:.1f}%, FID "
-                  f"{sc['fid']:.2f}, IS {sc['is']:.3f}, confident {sc['confident']:.3f}",
-                  flush=True)
-        rec["rejection"] = {"n": args.n, "sample_seed": args.sample_seed, "by_quantile": rows}
+                  f"{sc['fid']:.2f}, IS {sc['is']:.3f}, confident {sc['confident']:.3f}, "
+                  f"classes {100 * h.min():.2f}-{100 * h.max():.2f}%", flush=True)
+        rec[key] = {"n": args.n, "sample_seed": args.sample_seed,
+                    "by_quantile": dict(sorted(rows.items(), key=lambda kv: float(kv[0])))}
     _each_seed(args.names, score)
 
 
@@ -499,7 +509,8 @@ def plot(results: dict, names: list[str], path: Path) -> None:
 def rejection_table(results: list[dict]) -> str:
     """One row per recipe and quantile of `reject`: the share D kept, FID, IS and confident
     share (mean +- sd over seeds), each seed's IS, and the IS change against quantile 0 (the same
-    G unfiltered, the same sample seed), or "" when no recipe was scored so."""
+    G unfiltered, the same sample seed), Parzen where `--parzen` ran, the smallest and largest
+    class share of 50k where `--n 50000` ran; "" when no recipe was scored so."""
     lines = []
     for r in results:
         seeds = [rec["rejection"] for rec in r["seeds"].values() if "rejection" in rec]
@@ -512,14 +523,22 @@ def rejection_table(results: list[dict]) -> str:
             d = None if q == "0.0" or None in base else \
                 np.array([row["is"] - b["is"] for row, b in zip(rows, base)])
             change = "" if d is None else f"{d.mean():+.3f} ± {d.std(ddof=1):.3f}"
+            pz = [row["parzen"]["mean"] for row in rows if "parzen" in row]
+            big = [rec["rejection_n50000"]["by_quantile"].get(q) for rec in r["seeds"].values()
+                   if "rejection_n50000" in rec]
+            if q == "0.0" and not any(big):          # G alone: what `shares` drew (the same z)
+                big = [rec.get("shares") for rec in r["seeds"].values() if "rejection" in rec]
             lines.append(f"| {r['name']} | {q} | {100 * np.mean([row['kept'] for row in rows]):.1f}% "
                          f"| {ms('fid')} | {ms('is', '{:.3f}')} | "
                          f"{' / '.join(format(row['is'], '.3f') for row in rows)} | "
-                         f"{change} | {ms('confident', '{:.3f}')} |")
+                         f"{change} | {ms('confident', '{:.3f}')} | "
+                         f"{_ms(pz) if len(pz) == len(rows) else '—'} | "
+                         f"{_span([b['histogram'] for b in big]) if big and None not in big else '—'} |")
     if not lines:
         return ""
     head = ("| recipe | `--reject` quantile | kept | FID | IS | IS per seed | IS change | "
-            "confident |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+            "confident | Parzen LL | class share min–max, 50k |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     return ("Samples kept by D (`quality.py reject`: each seed's last checkpoint, 10k samples "
             "of its averaged G kept by its D, from one sample seed; quantile 0 is the same G "
             "unfiltered):\n\n" + head + "\n" + "\n".join(lines))
@@ -565,7 +584,9 @@ def main(argv=None) -> None:
     j = sub.add_parser("reject", help="score the last checkpoints through D's rejection sampling")
     j.add_argument("names", nargs="+", metavar="name")
     j.add_argument("--quantiles", type=float, nargs="+", default=[0.0, 0.3, 0.5])
-    j.add_argument("--n", type=int, default=10000)
+    j.add_argument("--n", type=int, default=N_TABLE, help="samples per seed and quantile "
+                   "(10000: the table's; 50000: its class shares)")
+    j.add_argument("--parzen", action="store_true", help="add the Parzen estimate (slow)")
     j.add_argument("--sample-seed", type=int, default=1234)
     w = sub.add_parser("sweep", help="record a finished sweep of a recipe beside its runs")
     w.add_argument("name")

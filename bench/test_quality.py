@@ -115,10 +115,14 @@ def test_rejection_table_pairs_each_quantile_with_the_unfiltered_g():
         return {"rejection": {"n": 10, "sample_seed": 1, "by_quantile": {
             "0.0": row(is0, 1.0), "0.3": row(is3, kept)}}}
     r = {"name": "r", "seeds": {"0": rej(8.9, 9.0, 0.92), "1": rej(8.8, 9.1, 0.94)}}
+    for i, rec in enumerate(r["seeds"].values()):       # --parzen, and --n 50000 on q 0.3
+        rec["rejection"]["by_quantile"]["0.3"]["parzen"] = {"mean": 240.0 + 2 * i, "stderr": 2}
+        rec["rejection_n50000"] = {"by_quantile": {"0.3": {"histogram": [9 + i] + [10] * 9}}}
     md = quality.rejection_table([r, {"name": "plain", "seeds": {"0": {}}}])
     rows = [l.split("|") for l in md.splitlines() if l.startswith("| r |")]
     assert len(rows) == 2 and "plain" not in md
     assert [c.strip() for c in rows[1][2:8]] == ["0.3", "93.0%", "2.00 ± 0.00", "9.050 ± 0.071",
                                                  "9.000 / 9.100", "+0.200 ± 0.141"]
-    assert rows[0][7].strip() == ""
+    assert [c.strip() for c in rows[1][9:11]] == ["241.0 ± 1.4", "9.1–10.1%"]
+    assert rows[0][7].strip() == "" and [c.strip() for c in rows[0][9:11]] == ["—", "—"]
     assert quality.rejection_table([{"name": "plain", "seeds": {}}]) == ""

@@ -104,9 +104,11 @@ def test_sweep_writes_members_table_and_figure(tmp_path, mnist_dir):
     assert [m["setting"] for m in table["members"]] == ["lr_g=0.0004"] * 2 + ["lr_g=0.001"] * 2
     for m in table["members"]:
         assert m["status"] == "done" and m["steps"] == 40 and m["fid"] > 0 and m["modes"] >= 1
+        assert m["is_kept"] >= 1                      # and of the samples D keeps (--reject)
         assert [s for s, _ in m["curve"]] == [20, 40]                   # an eval every epoch
     s = table["settings"][1]
     assert s["seeds"] == [0, 1] and s["fid"]["n"] == 2 and s["fid"]["sd"] >= 0
+    assert s["is_kept"]["n"] == 2
     assert (out / "sweep.png").stat().st_size > 10000 and (out / "sweep.md").is_file()
     member = out / "members" / "003"
     for name in ("config.json", "metrics.jsonl", "summary.json", "curves.png", "samples/final.png"):

@@ -202,6 +202,8 @@ class Runner:
                 share = 100 * hist / hist.sum()
                 row.update(fid=scores["fid"], is_=scores["is"], modes=scores["modes"],
                            share_min=float(share.min()), share_max=float(share.max()))
+                if "rejection" in scores:             # the samples D keeps (--reject)
+                    row["is_kept"] = scores["rejection"]["is"]
             if "parzen" in s:
                 row.update(parzen=s["parzen"]["mean"], parzen_se=s["parzen"]["stderr"])
             if last_grid is not None:

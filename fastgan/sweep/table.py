@@ -8,8 +8,8 @@ import numpy as np
 
 from fastgan.files import atomic_write
 
-SCORES = (("fid", "classifier FID"), ("is_", "IS"), ("modes", "modes"),
-          ("parzen", "Parzen LL"), ("target_step", "steps to target FID"))
+SCORES = (("fid", "classifier FID"), ("is_", "IS"), ("is_kept", "IS kept by D"),
+          ("modes", "modes"), ("parzen", "Parzen LL"), ("target_step", "steps to target FID"))
 
 
 def _stats(values) -> dict | None:
@@ -52,8 +52,9 @@ def _fmt(stat, digits=2) -> str:
 
 
 def markdown(rows: list[dict], table: list[dict], header: str) -> str:
-    lines = [header, "", "| setting | seeds | done | classifier FID | IS | modes | class shares | "
-             "Parzen LL | steps to target | steps/s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [header, "", "| setting | seeds | done | classifier FID | IS | IS kept by D | modes | "
+             "class shares | Parzen LL | steps to target | steps/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for t in table:
         span = f"{t['share_span'][0]:.1f}–{t['share_span'][1]:.1f}%" if "share_span" in t else "—"
         target = t["target_step"]
@@ -61,17 +62,18 @@ def markdown(rows: list[dict], table: list[dict], header: str) -> str:
                                                                  else f" ({target['n']}/{len(t['seeds'])} seeds)"))
         lines.append(f"| {t['setting']} | {','.join(map(str, t['seeds']))} | {t['done']}/"
                      f"{len(t['seeds'])} | {_fmt(t['fid'])} | {_fmt(t['is_'])} | "
-                     f"{_fmt(t['modes'], 1)} | {span} | {_fmt(t['parzen'], 1)} | {reached} | "
+                     f"{_fmt(t['is_kept'])} | {_fmt(t['modes'], 1)} | {span} | {_fmt(t['parzen'], 1)} | {reached} | "
                      f"{_fmt(t['steps_per_s'], 1)} |")
-    lines += ["", "| member | setting | seed | status | steps | steps/s | FID | IS | modes | "
-              "class shares | Parzen LL |", "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "| member | setting | seed | status | steps | steps/s | FID | IS | IS kept by D | "
+              "modes | class shares | Parzen LL |",
+              "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         num = lambda key, d=2: f"{r[key]:.{d}f}" if r.get(key) is not None else "—"
         span = f"{r['share_min']:.1f}–{r['share_max']:.1f}%" if "share_min" in r else "—"
         status = r["status"] + (f" at step {r['steps']}" if r.get("reason") else "")
         lines.append(f"| {r['dir']} | {r['setting']} | {r['seed']} | {status} | {r['steps']} | "
                      f"{num('steps_per_s', 1)} | {num('fid')} | {num('is_')} | "
-                     f"{r.get('modes', '—')} | {span} | {num('parzen', 1)} |")
+                     f"{num('is_kept')} | {r.get('modes', '—')} | {span} | {num('parzen', 1)} |")
     stopped = [r for r in rows if r.get("reason")]
     if stopped:
         lines += ["", "Stopped early (each keeps its last good checkpoint):", ""]
