@@ -72,12 +72,8 @@ def generate(G, n: int, seed: int = 0, D=None, reject: float = 0.0):
     """n samples of G as float32 [n, 784] in [-1, 1] (z drawn on the CPU from seed). With D
     and reject = q in (0, 1), the samples D keeps (discriminator rejection sampling: each with
     probability min(1, exp(logit - M)), M the q-quantile of D's logits; fastgan.rejection)."""
-    from fastgan.rejection import check_quantile, reject as keep
-    from fastgan.sampling import sample as draw
-    check_quantile(reject)
-    if reject == 0:
-        return draw(G, n, seed=seed)
-    if D is None:
+    from fastgan.rejection import reject as keep          # reject = 0: plain sampling
+    if reject and D is None:
         raise ValueError("generate: reject > 0 needs D (fastgan.load_discriminator)")
     return keep(G, D, n, seed, reject)[0]
 

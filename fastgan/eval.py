@@ -86,16 +86,14 @@ def main(argv=None) -> int:
     from fastgan.evaluator import Evaluator
     from fastgan.plots import eval_figure
     from fastgan.rejection import reject
-    from fastgan.sampling import load_discriminator, load_generator, sample
+    from fastgan.sampling import load_discriminator, load_generator
     device = resolve_device(args.device)
     kept = None
     if args.checkpoint:
         G = load_generator(args.checkpoint, device, args.raw_g)
-        if args.reject > 0:
-            samples, kept = reject(G, load_discriminator(args.checkpoint, device), args.n,
-                                   args.seed, args.reject)
-        else:
-            samples = sample(G, args.n, args.seed)
+        D = load_discriminator(args.checkpoint, device) if args.reject else None
+        samples, kept = reject(G, D, args.n, args.seed, args.reject)    # 0: plain sampling
+        kept = kept if args.reject else None
         ckpt = Path(args.checkpoint)
         default_out = (ckpt if ckpt.is_dir() else ckpt.parent.parent) / "eval"
     else:

@@ -38,15 +38,13 @@ def main(argv=None) -> int:
     from fastgan.device import resolve_device
     from fastgan.images import grid, write_png
     from fastgan.rejection import reject
-    from fastgan.sampling import load_discriminator, load_generator, sample
+    from fastgan.sampling import load_discriminator, load_generator
     device = resolve_device(args.device)
     G = load_generator(args.checkpoint, device, raw=args.raw_g)
-    if args.reject > 0:
-        x, rate = reject(G, load_discriminator(args.checkpoint, device), args.n, args.seed,
-                         args.reject)
+    D = load_discriminator(args.checkpoint, device) if args.reject else None
+    x, rate = reject(G, D, args.n, args.seed, args.reject)        # 0: plain sampling
+    if args.reject:
         print(f"D kept {100 * rate:.1f}% of G's samples")
-    else:
-        x = sample(G, args.n, args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         np.save(out, x)
