@@ -1,4 +1,5 @@
 """Shared by the benchmarks: device, shapes, timing, and the environment to report."""
+import os
 import re
 import subprocess
 import time
@@ -66,7 +67,8 @@ def environment() -> dict:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, cwd=Path(__file__).parent).stdout.strip()
     except OSError:
-        commit = "unknown"
+        commit = ""
+    commit = commit or os.environ.get("FASTGAN_COMMIT", "unknown")   # no .git on a GPU machine
     return {"gpu": torch.cuda.get_device_name() if CUDA else "none (CPU)",
             "torch": torch.__version__, "triton": triton.__version__, "commit": commit}
 

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Everything that needs a CUDA GPU, in stages that each fit a short lease (10 min a call):
-#   tests    the CUDA kernel tests (tf32/bf16/ieee) and the CPU-vs-GPU parity tests
+# Everything that needs a CUDA GPU, in stages that each fit a short lease:
+#   run      the main job on CUDA: fastgan.train for --steps $RUN_STEPS (default 300), compiled,
+#            then the same with --cuda-graphs, each scored at its end
+#   tests    the CUDA kernel tests (tf32/bf16/ieee) and the CPU-vs-GPU parity tests (in
+#            $TEST_WORKERS processes when pytest-xdist is there, default 8)
 #   kernels  the kernel benchmarks -> bench/results/kernels.{json,md}, docs/benchmarks.md block
-#   train    the end-to-end benchmark -> bench/results/train_speed.{json,md}, docs/benchmarks.md block,
-#            and a one-epoch training run (plain compiled, then with CUDA graphs)
+#   train    the end-to-end benchmark -> bench/results/train_speed.{json,md}, docs/benchmarks.md
+#            block ($TRAIN_SPEED_ARGS are passed on, e.g. "--modes eager,compile,fastgan")
 #   sweep    member-steps/s of E = 1..64 members on the GPU -> bench/results/sweep_speed_cuda.*,
 #            and a one-epoch 8-seed sweep on CUDA (fastgan.sweep, scored)
-# usage: [FASTGAN_DATA=DIR] bash bench/gpu_session.sh OUTDIR [tests] [kernels] [train] [sweep]
+# usage: [FASTGAN_DATA=DIR] [STAGE_LIMIT=S] bash bench/gpu_session.sh OUTDIR [run] [tests] ...
 #        bash bench/gpu_session.sh --dry-run   (here, on the CPU: checks every file, flag and
 #        path the stages use, and that the tests they run collect; runs nothing on a GPU)
+# Each stage is stopped after $STAGE_LIMIT seconds (default 540), so a hung compile cannot eat
+# the lease, and the stages after it still run.
 # MNIST: $FASTGAN_DATA, else .mnist/ in the repo (git-ignored: carry it to the GPU machine).
 # Triton's cache lives in .triton-cache/ (or $TRITON_CACHE_DIR) so later stages reuse the
-# compiles of earlier ones. The exit status is 1 when any stage (or any run in it) failed.
-# Logs and results are copied flat into OUTDIR (at most 8 files per stage).
+# compiles of earlier ones. The benchmarks name the commit from git, else $FASTGAN_COMMIT (the
+# device machine gets the working tree without .git). The exit status is 1 when any stage (or
+# any run in it) failed. Logs and results are copied flat into OUTDIR.
 set -uo pipefail
 if [ "${1:-}" = "--dry-run" ]; then
   cd "$(dirname "$0")/.."
@@ -45,7 +51,7 @@ for script, flags in used.items():
         if f not in text:
             sys.exit(f"dry-run: {script} has no {f}")
 for graphs in ("--no-cuda-graphs", "--cuda-graphs"):
-    train_flags(["--device", "cuda", "--epochs", "1", "--eval-every", "1", graphs,
+    train_flags(["--device", "cuda", "--steps", "300", graphs,
                  "--no-progress", "--out", "/tmp/fastgan-run" + graphs])
 sweep_flags(["--device", "cuda", "--seeds", "0-7", "--epochs", "1", "--no-progress",
              "--out", "/tmp/fastgan-sweep"])
@@ -53,7 +59,7 @@ PY
   [ $bad = 0 ] && echo "dry-run: every file, flag and path of the stages checks out"
   exit $bad
 fi
-out=${1:?usage: bench/gpu_session.sh OUTDIR [tests] [kernels] [train] [sweep]}
+out=${1:?usage: bench/gpu_session.sh OUTDIR [run] [tests] [kernels] [train] [sweep]}
 shift
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
@@ -64,39 +70,44 @@ if [ ! -f "$FASTGAN_DATA/train-images-idx3-ubyte.gz" ]; then
   echo "error: no MNIST in $FASTGAN_DATA (set FASTGAN_DATA or carry .mnist/)" >&2
   exit 2
 fi
-stages=${*:-tests kernels train sweep}
+stages=${*:-run tests kernels train sweep}
+limit=${STAGE_LIMIT:-540}
+workers=()
+python -c "import xdist" 2>/dev/null && workers=(-n "${TEST_WORKERS:-8}")
+timeout_py() { timeout --kill-after=10 "$limit" python "$@"; }
 status=0
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu \
     --format=csv > "$out/gpu.txt" 2>&1 || echo "no nvidia-smi" > "$out/gpu.txt"
 python -c "import torch, triton; print(torch.__version__, triton.__version__, torch.cuda.get_device_name())" >> "$out/gpu.txt"
 for stage in $stages; do
   case $stage in
+    run)
+      for graphs in --no-cuda-graphs --cuda-graphs; do
+        timeout_py -m fastgan.train --device cuda --steps "${RUN_STEPS:-300}" $graphs \
+            --no-progress --out "/tmp/fastgan-run$graphs" > "$out/run$graphs.log" 2>&1 \
+            || { echo "run $graphs: exit $?"; status=1; }
+        echo "== fastgan.train $graphs"; tail -12 "$out/run$graphs.log"
+      done ;;
     tests)
-      python -m pytest -q -p no:cacheprovider tests/test_kernels.py tests/test_parity.py \
-          2>&1 | tee "$out/tests.log" | tail -15 || status=1 ;;
+      timeout_py -m pytest -q -p no:cacheprovider "${workers[@]}" tests/test_kernels.py \
+          tests/test_parity.py 2>&1 | tee "$out/tests.log" | tail -25 || status=1 ;;
     kernels)
-      python -m pytest -q -p no:cacheprovider bench/test_linear_act.py bench/test_sigmoid_bce.py \
+      timeout_py -m pytest -q -p no:cacheprovider bench/test_linear_act.py bench/test_sigmoid_bce.py \
           --benchmark-only --benchmark-max-time=0.25 --benchmark-json=bench/results/kernels.json \
           > "$out/kernels.log" 2>&1 || status=1
       tail -3 "$out/kernels.log"
       python bench/report.py bench/results/kernels.json --readme docs/benchmarks.md || status=1
       cp bench/results/kernels.json bench/results/kernels.md "$out/" ;;
     train)
-      python bench/train_speed.py --save --readme docs/benchmarks.md 2>&1 | tee "$out/train_speed.log" \
-          || status=1
-      cp bench/results/train_speed.json bench/results/train_speed.md "$out/"
-      for graphs in --no-cuda-graphs --cuda-graphs; do
-        python -m fastgan.train --device cuda --epochs 1 --eval-every 1 $graphs \
-            --no-progress --out "/tmp/fastgan-run$graphs" > "$out/train$graphs.log" 2>&1 \
-            || status=1
-        tail -4 "$out/train$graphs.log"
-      done > "$out/train.log" 2>&1
-      cat "$out/train.log" ;;
+      # shellcheck disable=SC2086
+      timeout_py bench/train_speed.py --save --readme docs/benchmarks.md ${TRAIN_SPEED_ARGS:-} \
+          2>&1 | tee "$out/train_speed.log" || status=1
+      cp bench/results/train_speed.json bench/results/train_speed.md "$out/" ;;
     sweep)
-      timeout 300 python bench/sweep_speed.py --cuda --scaling 1,4,16,64 --steps 100 --save \
+      timeout_py bench/sweep_speed.py --cuda --scaling 1,4,16,64 --steps 100 --save \
           2>&1 | tee "$out/sweep_speed.log" | tail -8 || status=1
       cp bench/results/sweep_speed_cuda.json bench/results/sweep_speed_cuda.md "$out/" 2>/dev/null
-      timeout 280 python -m fastgan.sweep --device cuda --seeds 0-7 --epochs 1 --no-progress \
+      timeout_py -m fastgan.sweep --device cuda --seeds 0-7 --epochs 1 --no-progress \
           --out /tmp/fastgan-sweep > "$out/sweep.log" 2>&1 || status=1
       tail -14 "$out/sweep.log" ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;

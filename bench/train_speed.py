@@ -132,8 +132,10 @@ def main(argv=None) -> int:
     for _ in range(args.rounds):        # modes take turns, so a slow spell hits them alike
         for b in args.batches.split(","):
             for m in args.modes.split(","):
-                runs.setdefault((b, m), []).append(measure(m, int(b), args.steps, args.warmup,
-                                                           args.precision))
+                r = measure(m, int(b), args.steps, args.warmup, args.precision)
+                runs.setdefault((b, m), []).append(r)
+                print(f"batch {b} {m}: {r['steps_per_s']:.1f} steps/s (warm-up and compile "
+                      f"{r['warmup_s']:.1f} s)", flush=True)   # a stopped run keeps its rows
     rows = []
     for got in runs.values():
         rates = sorted(r["steps_per_s"] for r in got)
