@@ -222,6 +222,62 @@ def compile_random(target: int) -> list[dict]:
     return out
 
 
+def as_ones(fn, sig: dict, const: dict) -> tuple[dict, dict]:
+    """The launch where every integer argument the runtime binder may specialize is 1: Triton
+    passes an int equal to 1 as the constant 1 (a Python int in the kernel, with no .to() and
+    no tensor methods), unless the kernel lists it in do_not_specialize. A kernel that compiles
+    only with i32 arguments fails on the GPU the first time such an argument is 1 (a Philox
+    draw number, M = 1, a member stride of 1)."""
+    keep = {fn.arg_names[i] if isinstance(i, int) else i for i in fn.do_not_specialize}
+    ones = [a for a, t in sig.items() if t in ("i32", "i64") and a not in keep]
+    return ({a: "constexpr" if a in ones else t for a, t in sig.items()},
+            dict(const, **{a: 1 for a in ones}))
+
+
+def kernels_at_ones(target: int) -> list[str]:
+    """Compiles every kernel (one tile of each linear_act kernel per activation, the BCE kernel
+    and the Philox kernels) with its integer arguments at 1, as as_ones says; returns each
+    compile error, one line each."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from fastgan.kernels import linear_act as la
+    from fastgan.kernels import member_random as mr
+    from fastgan.kernels import sigmoid_bce as sb
+    cases = []
+    for kernel, fn in (("fwd", la._fwd.fn), ("dx", la._dx.fn), ("dw", la._dw.fn)):
+        for act in ACTS:
+            v = dict(kernel=kernel, tile=list(la.TILES[kernel]["tf32"][0]), act=act, bias=True,
+                     precision="tf32", dtype="float32", target=target)
+            sig, const, warps, stages = _signature(v)
+            cases.append((f"{kernel} {act}", fn, sig, const, warps, stages))
+    bce = {name: "i32" for name in sb._bce_kernel.arg_names}
+    bce.update({name: "*fp32" for name in bce if name.endswith("_ptr")})
+    bce.update(y1_value="fp32", inv_n1="fp32", inv_n2="fp32", TARGET1="constexpr",
+               BLOCK="constexpr")
+    for target1 in (0, 1, 2):
+        cases.append((f"bce TARGET1={target1}", sb._bce_kernel, bce,
+                      {"TARGET1": target1, "BLOCK": sb.BLOCK}, 4, 1))
+    cases.append(("member_bits", mr._bits_kernel,
+                  {"seed_ptr": "*i64", "out_ptr": "*i32", "draw": "i32", "n_words": "i32",
+                   "s_out": "i32", "BLOCK": "constexpr"}, {"BLOCK": mr.BLOCK}, 4, 1))
+    cases.append(("member_normal", mr._normal_kernel,
+                  {"seed_ptr": "*i64", "scale_ptr": "*fp32", "out_ptr": "*fp32", "draw": "i32",
+                   "n": "i32", "s_out": "i32", "HAS_SCALE": "constexpr", "BLOCK": "constexpr"},
+                  {"HAS_SCALE": True, "BLOCK": mr.BLOCK}, 4, 1))
+    bad = []
+    for name, fn, sig, const, warps, stages in cases:
+        sig, const = as_ones(fn, sig, const)
+        try:
+            with _capture_output(io.StringIO()):
+                triton.compile(ASTSource(fn, sig, const), target=GPUTarget("cuda", target, 32),
+                               options={"num_warps": warps, "num_stages": stages})
+        except Exception as e:
+            msg = " ".join(str(e).split())
+            bad.append(f"{name} with its integer arguments at 1: {type(e).__name__}: {msg[:300]}")
+    return bad
+
+
 def run(variants_: list[dict], jobs: int = 1) -> list[dict]:
     if jobs <= 1:
         return [compile_one(v) for v in variants_]

@@ -2,9 +2,11 @@
 # Everything that needs a CUDA GPU, in stages that each fit a short lease:
 #   run      the main job on CUDA: fastgan.train for --steps $RUN_STEPS (default 300), compiled,
 #            then the same with --cuda-graphs, each scored at its end
-#   tests    the CUDA kernel tests (tf32/bf16/ieee) and the CPU-vs-GPU parity tests (in
-#            $TEST_WORKERS processes when pytest-xdist is there, default 8)
+#   tests    the CUDA kernel tests (tf32/bf16/ieee), the CPU-vs-GPU parity tests, the Philox
+#            streams and a GAN on the kernels (in $TEST_WORKERS processes when pytest-xdist is
+#            there, default 8; each test stopped after $TEST_TIMEOUT s with pytest-timeout)
 #   kernels  the kernel benchmarks -> bench/results/kernels.{json,md}, docs/benchmarks.md block
+#            ($KERNEL_BENCH_ARGS: a pytest -k filter, e.g. "tf32 and not compile")
 #   train    the end-to-end benchmark -> bench/results/train_speed.{json,md}, docs/benchmarks.md
 #            block ($TRAIN_SPEED_ARGS are passed on, e.g. "--modes eager,compile,fastgan")
 #   sweep    member-steps/s of E = 1..64 members on the GPU -> bench/results/sweep_speed_cuda.*,
@@ -24,7 +26,8 @@ if [ "${1:-}" = "--dry-run" ]; then
   cd "$(dirname "$0")/.."
   export PYTHONPATH=. FASTGAN_DATA=${FASTGAN_DATA:-$PWD/.mnist}
   bad=0
-  for f in tests/test_kernels.py tests/test_parity.py bench/test_linear_act.py \
+  for f in tests/test_kernels.py tests/test_parity.py tests/test_member_random.py \
+      tests/test_interpreter_training.py bench/test_linear_act.py \
       bench/test_sigmoid_bce.py bench/report.py bench/train_speed.py bench/sweep_speed.py \
       docs/benchmarks.md bench/results; do
     [ -e "$f" ] || { echo "dry-run: missing $f" >&2; bad=1; }
@@ -36,6 +39,7 @@ if [ "${1:-}" = "--dry-run" ]; then
       echo "dry-run: docs/benchmarks.md has no $marker block" >&2; bad=1; }
   done
   python -m pytest -q --collect-only -p no:cacheprovider tests/test_kernels.py \
+      tests/test_member_random.py tests/test_interpreter_training.py \
       tests/test_parity.py bench/test_linear_act.py bench/test_sigmoid_bce.py > /dev/null \
       || { echo "dry-run: the stages' tests do not collect" >&2; bad=1; }
   python - <<'PY' || bad=1
@@ -73,7 +77,9 @@ fi
 stages=${*:-run tests kernels train sweep}
 limit=${STAGE_LIMIT:-540}
 workers=()
-python -c "import xdist" 2>/dev/null && workers=(-n "${TEST_WORKERS:-8}")
+per_test=()
+python -c "import xdist" 2>/dev/null && workers=(-n "${TEST_WORKERS:-8}" -v)
+python -c "import pytest_timeout" 2>/dev/null && per_test=(--timeout "${TEST_TIMEOUT:-150}")
 timeout_py() { timeout --kill-after=10 "$limit" python "$@"; }
 status=0
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu \
@@ -88,12 +94,15 @@ for stage in $stages; do
             || { echo "run $graphs: exit $?"; status=1; }
         echo "== fastgan.train $graphs"; tail -12 "$out/run$graphs.log"
       done ;;
-    tests)
-      timeout_py -m pytest -q -p no:cacheprovider "${workers[@]}" tests/test_kernels.py \
-          tests/test_parity.py 2>&1 | tee "$out/tests.log" | tail -25 || status=1 ;;
+    tests)   # -rfE: a stage stopped at its limit still names what failed so far
+      timeout_py -m pytest -rfE --tb=short -p no:cacheprovider "${workers[@]}" \
+          "${per_test[@]}" tests/test_kernels.py tests/test_parity.py tests/test_member_random.py \
+          tests/test_interpreter_training.py 2>&1 | grep -v "Benchmark" \
+          | tee "$out/tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" || status=1 ;;
     kernels)
       timeout_py -m pytest -q -p no:cacheprovider bench/test_linear_act.py bench/test_sigmoid_bce.py \
           --benchmark-only --benchmark-max-time=0.25 --benchmark-json=bench/results/kernels.json \
+          ${KERNEL_BENCH_ARGS:+-k "$KERNEL_BENCH_ARGS"} \
           > "$out/kernels.log" 2>&1 || status=1
       tail -3 "$out/kernels.log"
       python bench/report.py bench/results/kernels.json --readme docs/benchmarks.md || status=1

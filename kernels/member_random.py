@@ -36,7 +36,9 @@ def _counters(draw, BLOCK: tl.constexpr):
     return i, (draw.to(tl.int64) << 32) | i.to(tl.int64)
 
 
-@triton.jit
+# `draw` changes every launch: never specialized (Triton would pass a 1 as a Python int, with no
+# .to(), and compile a variant for draws divisible by 16).
+@triton.jit(do_not_specialize=["draw"])
 def _bits_kernel(seed_ptr, out_ptr, draw, n_words, s_out, BLOCK: tl.constexpr):
     # out [E, n_words] int32, member e = program_id(1); each counter gives 4 words, stored at
     # 4 i .. 4 i + 3 (the counters this program owns: i in [pid * BLOCK, (pid + 1) * BLOCK))
@@ -51,7 +53,7 @@ def _bits_kernel(seed_ptr, out_ptr, draw, n_words, s_out, BLOCK: tl.constexpr):
     tl.store(base + 3, r3.to(tl.int32, bitcast=True), mask=4 * i + 3 < n_words)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["draw"])
 def _normal_kernel(seed_ptr, scale_ptr, out_ptr, draw, n, s_out, HAS_SCALE: tl.constexpr,
                    BLOCK: tl.constexpr):
     # out [E, n] float32: tl.randn of counter (draw, i), times scale[e] when given

@@ -73,3 +73,20 @@ def test_member_random_kernels_compile_for_sm90_without_spills():
     rows = aot_check.compile_random(90)
     assert [r["kernel"] for r in rows] == ["member_bits", "member_normal"]
     assert not aot_check.check(rows), "\n".join(aot_check.check(rows))
+
+
+def test_every_kernel_compiles_with_its_integer_arguments_at_1():
+    """Triton's launcher passes an int argument equal to 1 as the constant 1 (a Python int in the
+    kernel); the first GPU run failed so in the Philox kernels at draw 1 (`draw.to(...)`). Every
+    kernel, with every argument it does not keep out of that specialization set to 1, compiles
+    for sm_90."""
+    bad = aot_check.kernels_at_ones(90)
+    assert not bad, "\n".join(bad)
+
+
+def test_kernels_at_ones_catches_a_specialized_draw(monkeypatch):
+    """The check itself fails when the Philox kernels let `draw` be specialized."""
+    from fastgan.kernels import member_random as mr
+    monkeypatch.setattr(mr._bits_kernel, "do_not_specialize", [])
+    bad = aot_check.kernels_at_ones(90)
+    assert len(bad) == 1 and bad[0].startswith("member_bits with its integer arguments at 1")

@@ -42,6 +42,16 @@ def test_bits_are_philox_bit_for_bit(E, n):
     assert torch.equal(got.cpu(), want), "words differ from the reference Philox"
 
 
+@pytest.mark.parametrize("draw", [0, 1, 16, 2 ** 31 - 1, 2 ** 31 + 5, 2 ** 32 - 1])
+def test_every_draw_number_is_philox(draw):
+    """Draw numbers Triton's launcher would specialize (1, multiples of 16) or pass as another
+    integer type (>= 2^31): on CUDA, draw 1 once failed to compile."""
+    seeds = torch.tensor(SEEDS[:3], device=DEVICE)
+    assert torch.equal(member_bits(seeds, draw, 17).cpu(), member_bits_ref(SEEDS[:3], draw, 17))
+    assert_rel(f"normals of draw {draw}", member_normal(seeds, draw, 17).cpu(),
+               member_normal_ref(SEEDS[:3], draw, 17), 1e-6)
+
+
 @pytest.mark.parametrize("n", [1, 3, 1025])
 @pytest.mark.parametrize("scaled", [False, True])
 def test_normals_match_the_reference(n, scaled):
