@@ -234,10 +234,20 @@ def as_ones(fn, sig: dict, const: dict) -> tuple[dict, dict]:
             dict(const, **{a: 1 for a in ones}))
 
 
-def kernels_at_ones(target: int) -> list[str]:
+def as_inductor(sig: dict) -> dict:
+    """The signature torch.compile's Inductor gives a user-defined Triton kernel it launches:
+    a Python float argument is fp64 there (config._use_fp64_for_unbacked_floats), where
+    Triton's own launcher makes it fp32. A kernel that mixes such a scalar into its fp32 math
+    without a cast computes in fp64, and a loop-carried fp32 value then fails to compile (the
+    first GPU run: linear_act's dW kernel, `db += ...` with the slope in it)."""
+    return {a: "fp64" if t == "fp32" else t for a, t in sig.items()}
+
+
+def kernels_as_launched(target: int) -> list[str]:
     """Compiles every kernel (one tile of each linear_act kernel per activation, the BCE kernel
-    and the Philox kernels) with its integer arguments at 1, as as_ones says; returns each
-    compile error, one line each."""
+    and the Philox kernels) as the launchers on a GPU can call it: its integer arguments at 1
+    (as_ones), and its float arguments fp64, as torch.compile passes them (as_inductor);
+    returns each compile error, one line each."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -267,14 +277,46 @@ def kernels_at_ones(target: int) -> list[str]:
                   {"HAS_SCALE": True, "BLOCK": mr.BLOCK}, 4, 1))
     bad = []
     for name, fn, sig, const, warps, stages in cases:
-        sig, const = as_ones(fn, sig, const)
+        sig, const = as_ones(fn, as_inductor(sig), const)
         try:
             with _capture_output(io.StringIO()):
                 triton.compile(ASTSource(fn, sig, const), target=GPUTarget("cuda", target, 32),
                                options={"num_warps": warps, "num_stages": stages})
         except Exception as e:
             msg = " ".join(str(e).split())
-            bad.append(f"{name} with its integer arguments at 1: {type(e).__name__}: {msg[:300]}")
+            bad.append(f"{name} (integers at 1, floats fp64): {type(e).__name__}: {msg[:300]}")
+    return bad
+
+
+APPROXIMATE = ("math.exp", "math.exp2", "math.log", "math.log2", "math.tanh")
+
+
+def approximate_math(target: int) -> list[str]:
+    """The transcendental functions of the loss and activation kernels, compiled for target:
+    each one that Triton lowers to the GPU's approximate instructions (ex2 / lg2 of a scaled
+    argument, whose error grows with it) rather than calling libdevice, one line each. The
+    first GPU run failed the float64 checks of the BCE loss at |z| >= 30 on tl.exp."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from fastgan.kernels import linear_act as la
+    from fastgan.kernels import sigmoid_bce as sb
+    v = dict(kernel="fwd", tile=list(la.TILES["fwd"]["tf32"][0]), act="tanh", bias=True,
+             precision="tf32", dtype="float32", target=target)
+    sig, const, warps, stages = _signature(v)
+    bce = {name: "*fp32" if name.endswith("_ptr") else "i32" for name in sb._bce_kernel.arg_names}
+    bce.update(y1_value="fp32", inv_n1="fp32", inv_n2="fp32", TARGET1="constexpr",
+               BLOCK="constexpr")
+    bad = []
+    for name, fn, sig_, const_ in (("linear_act fwd tanh", la._fwd.fn, sig, const),
+                                   ("sigmoid_bce", sb._bce_kernel, bce,
+                                    {"TARGET1": 2, "BLOCK": sb.BLOCK})):
+        with _capture_output(io.StringIO()), _env(TRITON_ALWAYS_COMPILE="1"):
+            ttir = triton.compile(ASTSource(fn, sig_, const_),
+                                  target=GPUTarget("cuda", target, 32)).asm["ttir"]
+        ops = sorted(set(re.findall(r"\bmath\.\w+", ttir)) & set(APPROXIMATE))
+        bad += [f"{name}: {op} (approximate on the GPU; libdevice is exact to 2 ulp)"
+                for op in ops]
     return bad
 
 

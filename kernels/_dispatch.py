@@ -18,6 +18,11 @@ try:
     HAS_TRITON = True
 except ImportError:
     HAS_TRITON = False
+try:            # torch's switch: False inside a triton_op called eagerly on plain tensors
+    from torch._library.triton import is_wrap_triton_enabled
+except ImportError:       # a torch without it: always wrap (correct, only slower)
+    def is_wrap_triton_enabled() -> bool:
+        return True
 
 INTERPRET = HAS_TRITON and os.environ.get("TRITON_INTERPRET", "0") == "1"
 BACKENDS = ("auto", "triton", "torch")
@@ -52,10 +57,13 @@ def use_triton(t: torch.Tensor) -> bool:
 
 def launcher(kernel):
     """What a launch calls: torch.library.wrap_triton(kernel), which lets torch.compile trace the
-    launch into its graph; under the interpreter, whose launches are never traced (use_triton is
-    False while compiling on the CPU), the kernel itself, since torch 2.11's wrap_triton refuses
-    the interpreter's kernels (torch 2.13 takes them)."""
-    if INTERPRET:
+    launch into its graph, while an op is being traced; the kernel itself when the op runs
+    eagerly on plain tensors (triton_op turns torch's wrap switch off there, and the wrapper
+    would only call kernel[grid] after building itself: 53 us per autotuned launch on the
+    development CPU, several per layer) and under the interpreter, whose launches are never
+    traced (use_triton is False while compiling on the CPU) and whose kernels torch 2.11's
+    wrap_triton refuses (torch 2.13 takes them)."""
+    if INTERPRET or not is_wrap_triton_enabled():
         return kernel
     return wrap_triton(kernel)
 

@@ -18,6 +18,7 @@ Backward, from the saved output Y rather than the pre-activation Z (one M x N te
     dW = dZ^T X              [N, M] @ [M, K]  (kernel _dw), db = sum_rows dZ fused into it
 each per member: member e's result depends on its own tensors alone, whatever E is.
 """
+import functools
 import os
 
 import torch
@@ -54,8 +55,8 @@ DTYPES = (torch.float32, torch.bfloat16)
 # the tensors' dtypes).
 TILES = {
     "fwd": {
-        "tf32": [(32, 64, 64, 4, 4), (64, 64, 32, 8, 4), (64, 128, 64, 4, 3), (128, 64, 32, 8, 3),
-                 (128, 128, 32, 8, 3), (128, 64, 64, 4, 4)],
+        "tf32": [(32, 64, 64, 4, 4), (64, 64, 32, 8, 4), (64, 128, 64, 8, 3), (128, 64, 32, 8, 3),
+                 (128, 128, 32, 8, 2), (128, 64, 64, 8, 4)],
         "ieee": [(16, 64, 32, 4, 3), (32, 64, 32, 4, 3), (64, 32, 32, 4, 3), (64, 128, 32, 8, 2),
                  (128, 64, 16, 8, 3), (128, 128, 32, 8, 2)],
         "bf16": [(16, 64, 64, 4, 4), (64, 64, 32, 4, 4), (64, 64, 64, 4, 3), (64, 128, 64, 4, 3),
@@ -124,8 +125,13 @@ def _configs(kernel: str):
 
 
 def _smem_limit() -> int:
-    """Shared memory per block of the current GPU, in bytes."""
-    device = torch.cuda.current_device()
+    """Shared memory per block of the current GPU, in bytes (asked once per device: the prune
+    hook runs at every launch)."""
+    return _device_smem(torch.cuda.current_device())
+
+
+@functools.cache
+def _device_smem(device: int) -> int:
     return triton.runtime.driver.active.utils.get_device_properties(device)["max_shared_mem"]
 
 
@@ -183,6 +189,19 @@ def _act_grad(dy, y, slope, ACT: tl.constexpr):
 
 
 @triton.jit
+def _operand(t, PRECISION: tl.constexpr):
+    """A dot operand as the tensor cores should see it. tf32 keeps 10 of float32's 23 mantissa
+    bits; handed float32 registers, the tensor cores ignore the other 13 (truncation toward
+    zero: twice the error of rounding), where cuBLAS rounds to nearest first (cvt.rna). So
+    round here: add half a tf32 ulp to the bits, then clear the 13 (ties away from zero, as
+    rna; infinities stay). The first GPU run found truncation outside torch's tf32 error. In the
+    interpreter, whose dot is float32, the same rounding makes the products tf32's exactly."""
+    if PRECISION == "tf32" and t.dtype == tl.float32:
+        t = ((t.to(tl.int32, bitcast=True) + 0x1000) & -0x2000).to(tl.float32, bitcast=True)
+    return t
+
+
+@triton.jit
 def _tile_ids(pid, num_a, num_b, GROUP: tl.constexpr):
     # Grouped ordering: GROUP consecutive row-tiles share column tiles, for L2 reuse.
     per_group = GROUP * num_b
@@ -199,6 +218,7 @@ def _fwd(x_ptr, w_ptr, b_ptr, y_ptr,          # x [E, M, K], w [E, N, K], b [E, 
          ACT: tl.constexpr, HAS_BIAS: tl.constexpr, PRECISION: tl.constexpr,
          BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     e = tl.program_id(1).to(tl.int64)                                            # the member
+    slope = tl.cast(slope, tl.float32)          # torch.compile passes Python floats as fp64
     x_ptr += e * sxe
     w_ptr += e * swe
     b_ptr += e * sbe
@@ -214,7 +234,8 @@ def _fwd(x_ptr, w_ptr, b_ptr, y_ptr,          # x [E, M, K], w [E, N, K], b [E, 
                     mask=(rm[:, None] < M) & (kk[None, :] < K), other=0.0)       # [BM, BK]
         wt = tl.load(w_ptr + rn[None, :] * swn + kk[:, None] * swk,
                      mask=(rn[None, :] < N) & (kk[:, None] < K), other=0.0)      # [BK, BN] = W^T
-        acc = tl.dot(x, wt, acc, input_precision=PRECISION)
+        acc = tl.dot(_operand(x, PRECISION), _operand(wt, PRECISION), acc,
+                     input_precision=PRECISION)
     if HAS_BIAS:
         acc += tl.load(b_ptr + rn, mask=rn < N, other=0.0).to(tl.float32)[None, :]
     acc = _act(acc, slope, ACT)
@@ -231,6 +252,7 @@ def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr,         # dy, y [E, M, N], w [E, N, K], dx
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     # dX [M, K] = dZ [M, N] @ W [N, K] of member e; tiles over (M, K), loop over N.
     e = tl.program_id(1).to(tl.int64)
+    slope = tl.cast(slope, tl.float32)          # torch.compile passes Python floats as fp64
     dy_ptr += e * sde
     y_ptr += e * sye
     w_ptr += e * swe
@@ -248,7 +270,8 @@ def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr,         # dy, y [E, M, N], w [E, N, K], dx
         w = tl.load(w_ptr + nn[:, None] * swn + rk[None, :] * swk,
                     mask=(nn[:, None] < N) & (rk[None, :] < K), other=0.0)       # [BN, BK]
         dz = _act_grad(dy, y, slope, ACT).to(w.dtype)                             # [BM, BN]
-        acc = tl.dot(dz, w, acc, input_precision=PRECISION)
+        acc = tl.dot(_operand(dz, PRECISION), _operand(w, PRECISION), acc,
+                     input_precision=PRECISION)
     tl.store(dx_ptr + rm[:, None] * sxm + rk[None, :] * sxk, acc.to(dx_ptr.dtype.element_ty),
              mask=(rm[:, None] < M) & (rk[None, :] < K))
 
@@ -263,6 +286,7 @@ def _dw(dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr,  # dy, y [E, M, N], x [E, M, K], d
     # dW [N, K] = dZ^T [N, M] @ X [M, K] of member e; tiles over (N, K), loop over M.
     # db [N] = sum over M of dZ: the row sums of the same dZ^T tiles, stored by the pid_k == 0 column.
     e = tl.program_id(1).to(tl.int64)
+    slope = tl.cast(slope, tl.float32)          # torch.compile passes Python floats as fp64
     dy_ptr += e * sde
     y_ptr += e * sye
     x_ptr += e * sxe
@@ -284,7 +308,8 @@ def _dw(dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr,  # dy, y [E, M, N], x [E, M, K], d
         dzt = _act_grad(dyt, yt, slope, ACT)                                      # [BN, BM]
         if HAS_BIAS:
             db += tl.sum(dzt, axis=1)
-        acc = tl.dot(dzt.to(x.dtype), x, acc, input_precision=PRECISION)
+        acc = tl.dot(_operand(dzt.to(x.dtype), PRECISION), _operand(x, PRECISION), acc,
+                     input_precision=PRECISION)
     tl.store(dw_ptr + rn[:, None] * swn + rk[None, :] * swk, acc.to(dw_ptr.dtype.element_ty),
              mask=(rn[:, None] < N) & (rk[None, :] < K))
     if HAS_BIAS:

@@ -25,21 +25,37 @@ from torch.library import triton_op
 try:
     import triton
     import triton.language as tl
+    from triton.language.extra import libdevice
 except ImportError:    # no Triton (macOS, Windows): the kernels are never launched
-    from fastgan.kernels._no_triton import tl, triton
+    from fastgan.kernels._no_triton import libdevice, tl, triton
 
-from fastgan.kernels._dispatch import launcher, use_triton
+from fastgan.kernels._dispatch import INTERPRET, launcher, use_triton
 from fastgan.kernels.sigmoid_bce_ref import discriminator_bce_ref, sigmoid_bce_ref
 
 BLOCK = 1024
 DTYPES = (torch.float32, torch.bfloat16)
+# On CUDA, exp and log1p from libdevice (CUDA's expf / log1pf, within 2 ulp): tl.exp and tl.log
+# lower to the approximate ex2 / lg2 of x * log2(e), and rounding x * log2(e) alone costs
+# |x| 2^-24 relative (1.8e-6 at z = 30): the first GPU run failed the float64 checks at |z| of
+# 30 and more. The interpreter has no libdevice: there tl.exp (numpy's, exact to rounding) and
+# Kahan's log1p.
+_LIBDEVICE = tl.constexpr(not INTERPRET)
 
 
 # ---- kernels -------------------------------------------------------------------------------
 @triton.jit
+def _exp(x):
+    if _LIBDEVICE:
+        return libdevice.exp(x)
+    return tl.exp(x)
+
+
+@triton.jit
 def _log1p(t):
-    # log1p for t in [0, 1] without libdevice: Kahan's u = 1 + t; log(u) * t / (u - 1) is
+    # log1p for t in [0, 1]. Without libdevice, Kahan's u = 1 + t; log(u) * t / (u - 1) is
     # accurate to a few ulps; where u rounds to 1, log1p(t) = t to working precision.
+    if _LIBDEVICE:
+        return libdevice.log1p(t)
     u = 1.0 + t
     return tl.where(u == 1.0, t, tl.log(u) * t / tl.where(u == 1.0, 1.0, u - 1.0))
 
@@ -59,7 +75,7 @@ def _bce_block(z_ptr, y_ptr, g_ptr, n, y_value, inv_n, block, TARGET: tl.constex
         y = tl.load(y_ptr).to(tl.float32)
     else:
         y = y_value
-    e = tl.exp(-tl.abs(z))                                   # in (0, 1]: never overflows
+    e = _exp(-tl.abs(z))                                     # in (0, 1]: never overflows
     loss = tl.maximum(z, 0.0) - z * y + _log1p(e)
     s_neg = e / (1.0 + e)                                    # sigmoid(-|z|), exact in fp32
     sig = tl.where(z >= 0, 1.0 - s_neg, s_neg)
@@ -81,6 +97,10 @@ def _bce_kernel(z1_ptr, y1_ptr, g1_ptr, n1, y1_value, inv_n1, blocks1, sz1, sy1,
     # part[e, pid] = (loss sum / N, sigmoid sum / N) of that program's block.
     pid = tl.program_id(0)
     e = tl.program_id(1).to(tl.int64)
+    # torch.compile passes Python floats as fp64: the math stays fp32
+    y1_value = tl.cast(y1_value, tl.float32)
+    inv_n1 = tl.cast(inv_n1, tl.float32)
+    inv_n2 = tl.cast(inv_n2, tl.float32)
     if pid < blocks1:
         loss, sig = _bce_block(z1_ptr + e * sz1, y1_ptr + e * sy1, g1_ptr + e * sg1, n1,
                                y1_value, inv_n1, pid, TARGET1, BLOCK)

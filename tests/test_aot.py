@@ -75,12 +75,14 @@ def test_member_random_kernels_compile_for_sm90_without_spills():
     assert not aot_check.check(rows), "\n".join(aot_check.check(rows))
 
 
-def test_every_kernel_compiles_with_its_integer_arguments_at_1():
+def test_every_kernel_compiles_as_the_gpu_launchers_call_it():
     """Triton's launcher passes an int argument equal to 1 as the constant 1 (a Python int in the
-    kernel); the first GPU run failed so in the Philox kernels at draw 1 (`draw.to(...)`). Every
-    kernel, with every argument it does not keep out of that specialization set to 1, compiles
-    for sm_90."""
-    bad = aot_check.kernels_at_ones(90)
+    kernel), and torch.compile passes a Python float as fp64; the first GPU run failed on both
+    (the Philox kernels at draw 1, `draw.to(...)`; linear_act's dW kernel under torch.compile,
+    its fp32 bias-gradient loop turned fp64 by the slope). Every kernel, with its integer
+    arguments at 1 (those it does not keep out of that specialization) and its floats fp64,
+    compiles for sm_90."""
+    bad = aot_check.kernels_as_launched(90)
     assert not bad, "\n".join(bad)
 
 
@@ -88,5 +90,33 @@ def test_kernels_at_ones_catches_a_specialized_draw(monkeypatch):
     """The check itself fails when the Philox kernels let `draw` be specialized."""
     from fastgan.kernels import member_random as mr
     monkeypatch.setattr(mr._bits_kernel, "do_not_specialize", [])
-    bad = aot_check.kernels_at_ones(90)
-    assert len(bad) == 1 and bad[0].startswith("member_bits with its integer arguments at 1")
+    bad = aot_check.kernels_as_launched(90)
+    assert len(bad) == 1 and bad[0].startswith("member_bits (integers at 1, floats fp64)")
+
+
+def test_loss_and_tanh_call_libdevice_not_the_approximate_instructions(monkeypatch):
+    """The BCE kernel's exp / log1p and the tanh of linear_act come from libdevice on the GPU
+    (tl.exp lowers to ex2.approx of x log2 e: 1.8e-6 relative at 30, beyond the float64 checks);
+    with the interpreter's switch flipped (tl.exp, Kahan's log1p) the check names them."""
+    assert not aot_check.approximate_math(90), aot_check.approximate_math(90)
+    from fastgan.kernels import sigmoid_bce as sb
+    import triton.language as tl
+    monkeypatch.setattr(sb, "_LIBDEVICE", tl.constexpr(False))
+    bad = aot_check.approximate_math(90)
+    assert any(b.startswith("sigmoid_bce: math.exp ") for b in bad), bad
+    assert any(b.startswith("sigmoid_bce: math.log ") for b in bad), bad
+
+
+@pytest.mark.parametrize("traced", [True, False], ids=["traced", "eager"])
+def test_launches_wrap_the_kernel_only_while_traced(traced):
+    """kernels._dispatch.launcher: torch.library.wrap_triton's wrapper (what lets torch.compile
+    trace a launch) while torch's wrap switch is on, as when an op is traced; the kernel itself
+    when a triton_op runs eagerly (the switch off), where the wrapper costs tens of us a launch
+    and then calls the kernel anyway."""
+    from torch._library.triton import set_wrap_triton_enabled
+    from fastgan.kernels._dispatch import launcher
+    from fastgan.kernels.linear_act import _fwd
+    with set_wrap_triton_enabled(traced):
+        got = launcher(_fwd)
+    assert (got is _fwd) != traced
+    assert traced == (type(got).__name__ == "TraceableTritonKernelWrapper")

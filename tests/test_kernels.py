@@ -154,7 +154,7 @@ def test_linear_act_without_bias_and_strided_inputs():
 def test_linear_act_stride0_gradient():
     # y.sum() hands the backward an expanded (stride 0) gradient.
     x, w, b = (t.requires_grad_() for t in _inputs(5, 7, 3))
-    linear_act(x, w, b, "tanh").sum().backward()
+    linear_act(x, w, b, "tanh", input_precision="ieee").sum().backward()
     xd, wd, bd = (t.detach().double().requires_grad_() for t in (x, w, b))
     linear_act_ref(xd, wd, bd, "tanh").sum().backward()
     for name, o, r in (("dx", x.grad, xd.grad), ("dw", w.grad, wd.grad), ("db", b.grad, bd.grad)):
@@ -165,7 +165,7 @@ def test_linear_act_stride0_gradient():
 def test_linear_act_leaky_at_zero_uses_the_slope():
     x = torch.zeros(2, 3, device=DEVICE, requires_grad=True)
     w = torch.ones(4, 3, device=DEVICE, requires_grad=True)
-    y = linear_act(x, w, None, "leaky_relu", 0.2)
+    y = linear_act(x, w, None, "leaky_relu", 0.2, input_precision="ieee")   # 0.2 exact
     y.backward(torch.ones_like(y))
     assert torch.equal(x.grad, torch.full_like(x.grad, 0.8))   # 4 outputs x slope 0.2
 
@@ -424,6 +424,46 @@ def test_discriminator_bce_members(E):
 
 # ---- CUDA only: tf32 and bf16, by the rule |ours - fp64| <= 2 |torch same dtype - fp64| + atol ---
 cuda_only = pytest.mark.skipif(not CUDA, reason="needs CUDA")
+
+
+def _tf32(t):
+    """float32 rounded to tf32 (10 mantissa bits), to nearest, ties away from zero: cvt.rna."""
+    bits = t.contiguous().view(torch.int32)
+    return ((bits + 0x1000) & -0x2000).view(torch.float32)
+
+
+@runs_linear_act
+@pytest.mark.parametrize("m, k, n, act", [(1, 17, 10, "leaky_relu"), (65, 100, 257, "tanh"),
+                                          (64, 256, 1, "none"), (3, 785, 65, "leaky_relu")],
+                         ids=lambda v: str(v))
+def test_linear_act_tf32_rounds_its_operands_to_nearest(m, k, n, act):
+    """input_precision="tf32": every dot operand (X and W forward, dZ and W for dX, dZ^T and X
+    for dW) is rounded to tf32 to nearest, as cuBLAS does, not truncated as raw float32 bits in
+    the tensor cores are. tf32 products are exact in float32, so the result is the float64
+    product of the rounded operands up to float32 accumulation, on the GPU and in the
+    interpreter alike. Unrounded or truncated operands err by ~2^-11 relative, 30x the bound."""
+    for _ in range(50):           # pre-activations clear of 0 by 10 fp32 scales, after rounding
+        x, w, b = _inputs(m, k, n)
+        z = _tf32(x).double() @ _tf32(w).double().T + b.double()
+        if (z.abs() > 10 * _forward_scale(x, w, b)).all():
+            break
+    dy = torch.randn(m, n, device=DEVICE)
+    (y, dx, dw, db), _ = _run(linear_act, x, w, b, dy, activation=act, input_precision="tf32")
+    yd = {"leaky_relu": lambda v: torch.where(v > 0, v, 0.2 * v), "tanh": torch.tanh,
+          "none": lambda v: v}[act](z)
+    # dZ as the kernels form it, from their own float32 Y (1 - Y^2 cancels near |Y| = 1, so a
+    # float64 Y would move dZ across tf32 rounding boundaries), then rounded to tf32
+    y64 = y.double()
+    dz = dy.double() * {"leaky_relu": torch.where(y64 > 0, 1.0, 0.2), "tanh": 1 - y64 * y64,
+                        "none": torch.ones_like(y64)}[act]
+    dz32 = _tf32(dz.float()).double()
+    want = {"y": yd, "dx": dz32 @ _tf32(w).double(), "dw": dz32.T @ _tf32(x).double(),
+            "db": dz.sum(0)}
+    unrounded = {"dx": dz @ w.double(), "dw": dz.T @ x.double()}
+    for name, got in (("y", y), ("dx", dx), ("dw", dw), ("db", db)):
+        assert_rel(f"{name} tf32 [{m}x{k}x{n} {act}]", got, want[name], 1e-5)
+        if name in unrounded and k > 1 and n > 1:        # the bound tells the two apart
+            assert rel_err(unrounded[name], want[name]) > 3e-4 / 10, name
 
 
 @cuda_only
