@@ -9,9 +9,11 @@
 #            ($KERNEL_BENCH_ARGS: a pytest -k filter, e.g. "tf32 and not compile")
 #   train    the end-to-end benchmark -> bench/results/train_speed.{json,md}, docs/benchmarks.md
 #            block ($TRAIN_SPEED_ARGS are passed on, e.g. "--modes eager,compile,fastgan")
+#   profile  wall time against the kernels' own time of one op call, fastgan and eager
+#            (bench/profile_ops.py -> bench/results/profile_ops.{json,md})
 #   sweep    member-steps/s of E = 1..64 members on the GPU -> bench/results/sweep_speed_cuda.*,
 #            and a one-epoch 8-seed sweep on CUDA (fastgan.sweep, scored)
-# usage: [FASTGAN_DATA=DIR] [STAGE_LIMIT=S] bash bench/gpu_session.sh OUTDIR [run] [tests] ...
+# usage: [FASTGAN_DATA=DIR] [STAGE_LIMIT=S] bash bench/gpu_session.sh OUTDIR [stage ...]
 #        bash bench/gpu_session.sh --dry-run   (here, on the CPU: checks every file, flag and
 #        path the stages use, and that the tests they run collect; runs nothing on a GPU)
 # Each stage is stopped after $STAGE_LIMIT seconds (default 540), so a hung compile cannot eat
@@ -29,6 +31,7 @@ if [ "${1:-}" = "--dry-run" ]; then
   for f in tests/test_kernels.py tests/test_parity.py tests/test_member_random.py \
       tests/test_interpreter_training.py bench/test_linear_act.py \
       bench/test_sigmoid_bce.py bench/report.py bench/train_speed.py bench/sweep_speed.py \
+      bench/profile_ops.py \
       docs/benchmarks.md bench/results; do
     [ -e "$f" ] || { echo "dry-run: missing $f" >&2; bad=1; }
   done
@@ -48,7 +51,7 @@ from fastgan.train import parse as train_flags
 from fastgan.sweep.__main__ import parse as sweep_flags
 used = {"bench/train_speed.py": ["--save", "--readme"],
         "bench/sweep_speed.py": ["--cuda", "--scaling", "--steps", "--save"],
-        "bench/report.py": ["--readme"]}
+        "bench/report.py": ["--readme"], "bench/profile_ops.py": ["--save"]}
 for script, flags in used.items():
     text = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True).stdout
     for f in flags:
@@ -63,7 +66,7 @@ PY
   [ $bad = 0 ] && echo "dry-run: every file, flag and path of the stages checks out"
   exit $bad
 fi
-out=${1:?usage: bench/gpu_session.sh OUTDIR [run] [tests] [kernels] [train] [sweep]}
+out=${1:?usage: bench/gpu_session.sh OUTDIR [run] [tests] [profile] [kernels] [train] [sweep]}
 shift
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
@@ -74,7 +77,7 @@ if [ ! -f "$FASTGAN_DATA/train-images-idx3-ubyte.gz" ]; then
   echo "error: no MNIST in $FASTGAN_DATA (set FASTGAN_DATA or carry .mnist/)" >&2
   exit 2
 fi
-stages=${*:-run tests kernels train sweep}
+stages=${*:-run tests profile kernels train sweep}
 limit=${STAGE_LIMIT:-540}
 workers=()
 per_test=()
@@ -94,8 +97,8 @@ for stage in $stages; do
             || { echo "run $graphs: exit $?"; status=1; }
         echo "== fastgan.train $graphs"; tail -12 "$out/run$graphs.log"
       done ;;
-    tests)   # -rfE: a stage stopped at its limit still names what failed so far
-      timeout_py -m pytest -rfE --tb=short -p no:cacheprovider "${workers[@]}" \
+    tests)   # each failure's traceback goes to failures.log as it happens (tests/conftest.py)
+      FASTGAN_FAILURE_LOG="$out/failures.log" timeout_py -m pytest -rfE --tb=short -p no:cacheprovider "${workers[@]}" \
           "${per_test[@]}" tests/test_kernels.py tests/test_parity.py tests/test_member_random.py \
           tests/test_interpreter_training.py 2>&1 | grep -v "Benchmark" \
           | tee "$out/tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" || status=1 ;;
@@ -112,6 +115,9 @@ for stage in $stages; do
       timeout_py bench/train_speed.py --save --readme docs/benchmarks.md ${TRAIN_SPEED_ARGS:-} \
           2>&1 | tee "$out/train_speed.log" || status=1
       cp bench/results/train_speed.json bench/results/train_speed.md "$out/" ;;
+    profile)
+      timeout_py bench/profile_ops.py --save 2>&1 | tee "$out/profile_ops.log" || status=1
+      cp bench/results/profile_ops.json bench/results/profile_ops.md "$out/" 2>/dev/null ;;
     sweep)
       timeout_py bench/sweep_speed.py --cuda --scaling 1,4,16,64 --steps 100 --save \
           2>&1 | tee "$out/sweep_speed.log" | tail -8 || status=1

@@ -25,6 +25,25 @@ def mnist_dir():
     return folder
 
 
+def pytest_runtest_logreport(report):
+    """With $FASTGAN_FAILURE_LOG set (bench/gpu_session.sh sets it), each failure's traceback is
+    appended to that file as it happens, by the process that ran the test: a run stopped at its
+    time limit keeps them (pytest prints them only at its end)."""
+    path = os.environ.get("FASTGAN_FAILURE_LOG")
+    if path and report.failed and getattr(report, "node", None) is None:   # not xdist's copy
+        with open(path, "a") as f:
+            f.write(f"==== {report.nodeid} ({report.when})\n{report.longreprtext}\n")
+
+
+@pytest.fixture(autouse=True)
+def _seed_per_test(request):
+    """torch's global generator seeded from the test's id: every test draws its own inputs, the
+    same on each run, so a failure reproduces (a test that seeds itself still may)."""
+    import zlib
+    import torch
+    torch.manual_seed(zlib.crc32(request.node.nodeid.encode()))
+
+
 @pytest.fixture(autouse=True)
 def _reset_kernel_settings():
     """Each test leaves the kernels' backend and precision, and torch's tf32 flag, as it found
