@@ -194,8 +194,10 @@ def _operand(t, PRECISION: tl.constexpr):
     bits; handed float32 registers, the tensor cores ignore the other 13 (truncation toward
     zero: twice the error of rounding), where cuBLAS rounds to nearest first (cvt.rna). So
     round here: add half a tf32 ulp to the bits, then clear the 13 (ties away from zero, as
-    rna; infinities stay). The first GPU run found truncation outside torch's tf32 error. In the
-    interpreter, whose dot is float32, the same rounding makes the products tf32's exactly."""
+    rna; infinities stay). On the first GPU run the truncating kernels failed the tf32 test
+    (within twice torch's error); a CPU emulation of that test fails truncation and passes
+    rounding. In the interpreter, whose dot is float32, the same rounding makes the products
+    tf32's exactly."""
     if PRECISION == "tf32" and t.dtype == tl.float32:
         t = ((t.to(tl.int32, bitcast=True) + 0x1000) & -0x2000).to(tl.float32, bitcast=True)
     return t
