@@ -62,7 +62,12 @@ def launcher(kernel):
     would only call kernel[grid] after building itself: 53 us per autotuned launch on the
     development CPU, several per layer) and under the interpreter, whose launches are never
     traced (use_triton is False while compiling on the CPU) and whose kernels torch 2.11's
-    wrap_triton refuses (torch 2.13 takes them)."""
+    wrap_triton refuses (torch 2.13 takes them).
+
+    A traced launch is functionalized: each tensor argument the kernel writes is copied, the
+    kernel runs on the copies, and the copies are written back one by one. So no launch may
+    pass one buffer as two arguments (a stand-in for an absent input included): the write-back
+    of the copy the kernel did not write would undo the other (tests/test_launch_args.py)."""
     if INTERPRET or not is_wrap_triton_enabled():
         return kernel
     return wrap_triton(kernel)

@@ -365,7 +365,9 @@ def linear_act_fwd(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     E, M, K = x.shape                                  # x [E, M, K], weight [E, N, K]
     N = weight.shape[1]
     y = torch.empty((E, M, N), dtype=x.dtype, device=x.device)
-    b = bias if bias is not None else y                # never read without HAS_BIAS
+    b = bias if bias is not None else y.new_empty(1)   # never read without HAS_BIAS; never y:
+    # torch.compile's functionalized launch copies each pointer argument on its own, so two
+    # arguments on one buffer are a race (see _dispatch.launcher)
     launcher(_fwd)[_grid(M, N, "BLOCK_M", "BLOCK_N", E)](
         x, weight, b, y, M, N, K, _bucket(M), _bucket(E),
         *x.stride(), *weight.stride(), b.stride(0), *y.stride(),

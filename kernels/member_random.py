@@ -90,8 +90,9 @@ def member_normal_op(seeds: torch.Tensor, scale: torch.Tensor | None, draw: int,
     E = seeds.shape[0]
     out = torch.empty((E, n), dtype=torch.float32, device=seeds.device)
     grid = (triton.cdiv(n, BLOCK), E)
-    launcher(_normal_kernel)[grid](seeds, scale if scale is not None else out, out, draw, n,
-                                      out.stride(0), HAS_SCALE=scale is not None, BLOCK=BLOCK)
+    scale_ = scale if scale is not None else out.new_empty(1)   # unread; never out itself
+    launcher(_normal_kernel)[grid](seeds, scale_, out, draw, n, out.stride(0),
+                                   HAS_SCALE=scale is not None, BLOCK=BLOCK)
     return out
 
 

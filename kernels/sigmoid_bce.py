@@ -120,12 +120,18 @@ def _launch(z1, y1, y1_value, z2):
     n2 = z2.shape[1] if z2 is not None else 0
     blocks1, blocks2 = triton.cdiv(n1, BLOCK), triton.cdiv(n2, BLOCK)
     g1 = torch.empty((E, n1), dtype=z1.dtype, device=z1.device)
-    g2 = torch.empty((E, n2), dtype=z1.dtype, device=z1.device) if z2 is not None else g1
     part = torch.empty((E, blocks1 + blocks2, 2), dtype=torch.float32, device=z1.device)
     target = 0 if y1 is None else 1 if y1.dim() == 1 else 2
-    z2_ = z2 if z2 is not None else z1
+    # Absent tensors are stand-ins of one element the kernel never touches (no block reads a
+    # target without TARGET1, none runs over an empty z2), never a real argument passed twice:
+    # torch.compile's functionalized launch copies each pointer argument on its own and writes
+    # the copies back in turn, so g1 passed again as g2 came back as g2's untouched copy.
+    z2_ = z2 if z2 is not None else z1.new_empty((E, 1))
+    g2 = (torch.empty((E, n2), dtype=z1.dtype, device=z1.device) if z2 is not None
+          else z1.new_empty((E, 1)))
+    y1_ = y1 if y1 is not None else z1.new_empty(1)
     launcher(_bce_kernel)[(blocks1 + blocks2, E)](
-        z1, y1 if y1 is not None else z1, g1, n1, y1_value, 1.0 / n1, blocks1, z1.stride(0),
+        z1, y1_, g1, n1, y1_value, 1.0 / n1, blocks1, z1.stride(0),
         y1.stride(0) if y1 is not None else 0, g1.stride(0),
         z2_, g2, n2, 1.0 / max(n2, 1), z2_.stride(0), g2.stride(0), part, blocks1 + blocks2,
         TARGET1=target, BLOCK=BLOCK)

@@ -73,3 +73,51 @@ def test_compiled_gan_steps_with_the_recipe_options_match_eager():
     assert_rel("step statistics", s_c, s_e, 1e-5)
     for (name, a), b in zip(comp.D.named_parameters(), eager.D.parameters()):
         assert_rel(f"D.{name}", a, b, 1e-5)
+
+
+CUDA = torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not CUDA, reason="needs CUDA (torch.compile traces the Triton ops there)")
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("E", [1, 3], ids=lambda v: f"E{v}")
+def test_compiled_triton_ops_match_eager_on_cuda(E, bias):
+    """The Triton ops traced into one graph (launches functionalized by Inductor) give what
+    they give eagerly: a linear layer of each activation, the D and G losses (a scalar and a
+    per-element target), the members' normal draws. The first GPU run trained eagerly and
+    diverged compiled (sigmoid_bce's gradient buffer passed twice to its kernel)."""
+    from fastgan.kernels.member_random import member_normal
+    from fastgan.kernels.sigmoid_bce import discriminator_bce_members, sigmoid_bce_members
+    torch._dynamo.reset()
+    g = torch.Generator().manual_seed(5 + E)
+    x = torch.randn(E, 65, 17, generator=g).cuda()
+    params = [torch.randn(E, 257, 17, generator=g), torch.randn(E, 257, generator=g),
+              torch.randn(E, 3, 257, generator=g) / 16, torch.randn(E, 3, generator=g),
+              torch.randn(E, 1, 3, generator=g), torch.randn(E, 1, generator=g)]
+    target = torch.rand(E, 33, generator=g).cuda()
+    seeds = torch.arange(E, dtype=torch.int64, device="cuda") + 7
+
+    def f(x, w1, b1, w2, b2, w3, b3):
+        h = linear_act(x, w1, b1 if bias else None, "leaky_relu", 0.2, input_precision="ieee")
+        h = linear_act(h, w2, b2 if bias else None, "tanh", input_precision="ieee")
+        z = linear_act(h, w3, b3 if bias else None, "none", input_precision="ieee")[..., 0]
+        d_loss = discriminator_bce_members(z[:, :32], z[:, 32:], 0.9)[0]
+        g_loss = sigmoid_bce_members(z[:, 32:], 1.0)[0]
+        t_loss = sigmoid_bce_members(z[:, 32:], target)[0]
+        noise = member_normal(seeds, 3, 9)
+        return (d_loss + 2 * g_loss + 3 * t_loss).sum(), d_loss, g_loss, t_loss, noise
+
+    results = []
+    for fn in (f, torch.compile(f, fullgraph=True)):
+        ps = [p.cuda().requires_grad_() for p in params]
+        out = fn(x, *ps)
+        out[0].backward()
+        results.append(list(out) + [p.grad for p in ps])
+    names = ["loss", "d_loss", "g_loss", "t_loss", "noise", "dw1", "db1", "dw2", "db2", "dw3",
+             "db3"]
+    for name, c, e in zip(names, results[1], results[0]):
+        if e is None:
+            assert c is None, name
+            continue
+        assert torch.isfinite(c).all(), f"{name}: non-finite compiled values"
+        assert_rel(f"compiled {name}", c, e, 1e-5)
