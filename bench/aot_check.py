@@ -55,9 +55,18 @@ def variants(target: int, subset: bool = False) -> list[dict]:
     return out
 
 
-# The model's layer of each activation (K, N), at batch M = 64 and E = 8 members (a sweep): what
-# the runtime binder sees.
-LAYERS = {"tanh": (1024, 784), "leaky_relu": (512, 1024), "none": (256, 1)}
+def _model_layers() -> dict:
+    """The default model's layer of each activation (K, N): G's output layer, its widest hidden
+    layer, and D's output layer (with its minibatch-std feature when that is on)."""
+    from fastgan.config import ModelConfig
+    m = ModelConfig()
+    return {"tanh": (m.g_hidden[-1], m.image_dim), "leaky_relu": (m.g_hidden[-2], m.g_hidden[-1]),
+            "none": (m.d_hidden[-1] + (m.d_mbstd > 0), 1)}
+
+
+# The model's layer of each activation, at batch M = 64 and E = 8 members (a sweep): what the
+# runtime binder sees.
+LAYERS = _model_layers()
 M, E = 64, 8
 
 

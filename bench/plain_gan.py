@@ -32,12 +32,14 @@ RESULTS = Path(__file__).resolve().parent / "results" / "plain_gan.json"
 G_SIZES, D_SIZES, LATENT = (256, 512, 1024), (512, 256), 100
 
 
-def build(device, d_input_dropout: float = 0.0, d_dropout: float = 0.0, lr: float = 2e-4):
+def build(device, d_input_dropout: float = 0.0, d_dropout: float = 0.0, lr: float = 2e-4,
+          g_sizes=G_SIZES):
     """(G, D, step): the plain GAN and one training step of it, step(real [B, 784]) -> the
-    (d_loss, g_loss) tensors (no host sync)."""
+    (d_loss, g_loss) tensors (no host sync). g_sizes: G's hidden widths (the benchmarks give it
+    fastgan's, to time like with like)."""
     act = lambda: nn.LeakyReLU(0.2)
     g_layers, width = [], LATENT
-    for n in G_SIZES:
+    for n in g_sizes:
         g_layers += [nn.Linear(width, n), act()]
         width = n
     G = nn.Sequential(*g_layers, nn.Linear(width, 784), nn.Tanh()).to(device)

@@ -30,8 +30,8 @@ from fastgan.kernels.linear_act import linear_act  # noqa: E402
 from fastgan.kernels.sigmoid_bce import sigmoid_bce  # noqa: E402
 
 # (name, batch, K, N, activation) of the linear_act cases; the BCE size
-LINEAR = [("B64 512x1024 leaky_relu", 64, 512, 1024, "leaky_relu"),
-          ("B16384 1024x784 tanh", 16384, 1024, 784, "tanh")] if CUDA else \
+LINEAR = [("B64 768x1536 leaky_relu", 64, 768, 1536, "leaky_relu"),
+          ("B16384 1536x784 tanh", 16384, 1536, 784, "tanh")] if CUDA else \
          [("B4 16x8 leaky_relu", 4, 16, 8, "leaky_relu")]
 BCE_N = 1 << 24 if CUDA else 128
 

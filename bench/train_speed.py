@@ -35,9 +35,10 @@ from plain_gan import build  # noqa: E402
 
 
 def plain_gan():
-    """The plain PyTorch GAN's step, with the default D's dropout (as fastgan's D has)."""
+    """The plain PyTorch GAN's step at the default model's widths, with the default D's
+    dropout (as fastgan's D has)."""
     m = ModelConfig()
-    return build(DEVICE, m.d_input_dropout, m.d_dropout)[2]
+    return build(DEVICE, m.d_input_dropout, m.d_dropout, g_sizes=m.g_hidden)[2]
 
 
 def make(mode: str):

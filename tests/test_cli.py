@@ -125,7 +125,10 @@ def test_readme_flag_table_states_the_defaults():
         for flag, text in zip(flags, defaults):
             name = flag.replace("-", "_")
             want = {"lr_d": cfg.d_lr, "lr_g": cfg.g_lr}.get(name, field_value(cfg, name))
-            got = words[text] if text in words else type(want)(text) if want is not None else text
+            got = (words[text] if text in words else
+                   tuple(int(v) for v in text.split(",")) if isinstance(want, tuple) else
+                   type(want)(text) if want is not None else text)
             assert got == want, f"README's default of --{flag} is {text!r}, the config's {want!r}"
             checked.append(flag)
-    assert {"epochs", "batch-size", "k", "lr-d", "d-mbstd", "ema-decay"} <= set(checked)
+    assert {"epochs", "batch-size", "k", "lr-d", "d-mbstd", "ema-decay", "g-hidden",
+            "d-hidden", "latent-dim"} <= set(checked)

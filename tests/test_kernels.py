@@ -30,8 +30,8 @@ ACT_IDS = ["leaky0.01", "leaky0.2", "tanh", "none"]
 # then the model's own layers at batch 64 (D sees 2 x 64 rows).
 _NS = itertools.cycle([1, 10, 257])
 SHAPES = [(m, k, next(_NS)) for m in (1, 3, 64, 65) for k in (1, 17, 100, 784)]
-MODEL = [(64, 100, 256, "leaky_relu"), (64, 1024, 784, "tanh"), (128, 784, 512, "leaky_relu"),
-         (128, 256, 1, "none")]
+MODEL = [(64, 100, 384, "leaky_relu"), (64, 1536, 784, "tanh"), (128, 784, 512, "leaky_relu"),
+         (128, 257, 1, "none")]
 
 
 @pytest.fixture(autouse=True)
@@ -239,8 +239,8 @@ def test_linear_act_members(E, m, k, n, act, slope):
 @runs_linear_act
 @pytest.mark.parametrize("E", [1, 3], ids=lambda v: f"E{v}")
 def test_linear_act_members_model_layer(E):
-    x, w, b = _member_case(E, 64, 1024, 784)
-    _assert_members(f"[E{E} 64x1024x784 tanh]", x, w, b, "tanh", 0.2)
+    x, w, b = _member_case(E, 64, 1536, 784)
+    _assert_members(f"[E{E} 64x1536x784 tanh]", x, w, b, "tanh", 0.2)
 
 
 @runs_linear_act
@@ -493,7 +493,7 @@ def test_linear_act_bf16(m, k, n, act):
 
 @cuda_only
 def test_fp32_ieee_error_figure_on_gpu():
-    x, w, b = _inputs(64, 1024, 784)
+    x, w, b = _inputs(64, 1536, 784)
     ours, ref, _, _ = _check_against_fp64(x, w, b, "tanh", 0.2)
     errs = {n: rel_err(o, r) for n, o, r in zip(("y", "dx", "dw", "db"), ours, ref)}
     assert max(errs.values()) < 1e-5, errs
