@@ -56,12 +56,16 @@ def variants(target: int, subset: bool = False) -> list[dict]:
 
 
 def _model_layers() -> dict:
-    """The default model's layer of each activation (K, N): G's output layer, its widest hidden
-    layer, and D's output layer (with its minibatch-std feature when that is on)."""
-    from fastgan.config import ModelConfig
-    m = ModelConfig()
-    return {"tanh": (m.g_hidden[-1], m.image_dim), "leaky_relu": (m.g_hidden[-2], m.g_hidden[-1]),
-            "none": (m.d_hidden[-1] + (m.d_mbstd > 0), 1)}
+    """(K, N) of the default model's largest layer of each activation: G's output layer (tanh),
+    its widest hidden layer (leaky_relu), D's output layer (none; K counts the minibatch-std
+    feature when that is on)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from common import model_layers
+    out = {}
+    for k, n, act in model_layers():
+        if k * n > out.get(act, (0, 0))[0] * out.get(act, (0, 0))[1]:
+            out[act] = (k, n)
+    return out
 
 
 # The model's layer of each activation, at batch M = 64 and E = 8 members (a sweep): what the

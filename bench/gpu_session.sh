@@ -3,8 +3,9 @@
 #   run      the main job on CUDA: fastgan.train for --steps $RUN_STEPS (default 300), compiled,
 #            then the same with --cuda-graphs, each scored at its end
 #   tests    the CUDA kernel tests (tf32/bf16/ieee), the CPU-vs-GPU parity tests, the Philox
-#            streams, the ops traced by torch.compile against eager, and a GAN on the kernels (in $TEST_WORKERS processes when pytest-xdist is
-#            there, default 8; each test stopped after $TEST_TIMEOUT s with pytest-timeout)
+#            streams, the ops traced by torch.compile against eager, and a GAN on the kernels
+#            (in $TEST_WORKERS processes when pytest-xdist is there, default 8; each test
+#            stopped after $TEST_TIMEOUT s with pytest-timeout)
 #   kernels  the kernel benchmarks -> bench/results/kernels.{json,md}, docs/benchmarks.md block
 #            ($KERNEL_BENCH_ARGS: a pytest -k filter, e.g. "tf32 and not compile")
 #   train    the end-to-end benchmark -> bench/results/train_speed.{json,md}, docs/benchmarks.md

@@ -49,7 +49,8 @@ DTYPES = (torch.float32, torch.bfloat16)
 # registers, gets smaller tiles; D's output layer, K = 257 with the minibatch-std feature, has
 # rows no load can vectorize: twelve tiles that spilled 12 B - 2 KB there now run other warps,
 # stages or BLOCK_K, and the float32 FMA forward lost its 128 x 128 tile, for which no neighbour
-# was spill-free under both Triton versions), and fits the block by `smem_bytes`, an upper bound of what the compiler allocates;
+# was spill-free under both Triton versions), and fits the block by `smem_bytes`, an upper bound
+# of what the compiler allocates;
 # `_prune` keeps, before any compile, the tiles of the launch's kind that fit the GPU at hand (an
 # sm_80 block has 163 KB, sm_90 227 KB), so no autotune run compiles a config that cannot load.
 # bench/aot_check.py compiles them all ahead of time. The key: the power-of-two buckets of the
