@@ -2,8 +2,8 @@
 
     python bench/classifier_weights.py [--data-dir DIR] [--write]
 
-Trains the seed-0 classifier exactly as fastgan.classifier does, saves it as the package ships
-it, and compares its SHA-256 with fastgan.classifier.SHIPPED_SHA256 (exit 0 when equal, 1 when
+Trains the seed-0 classifier exactly as fastgan.eval.classifier does, saves it as the package ships
+it, and compares its SHA-256 with fastgan.eval.classifier.SHIPPED_SHA256 (exit 0 when equal, 1 when
 not). It also prints the test accuracy. --write replaces the shipped file (then update
 SHIPPED_SHA256 to the printed digest). Same torch version and CPU build as the shipped file's:
 float arithmetic of another build may differ in the last bits.
@@ -19,9 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastgan import data  # noqa: E402
-from fastgan.classifier import (SHIPPED, SHIPPED_SHA256, accuracy, save,  # noqa: E402
+from fastgan.eval.classifier import (SHIPPED, SHIPPED_SHA256, accuracy, save,  # noqa: E402
                                 train_classifier)
-from fastgan.files import digest as file_digest  # noqa: E402
+from fastgan.io.files import digest as file_digest  # noqa: E402
 
 
 def main(argv=None) -> int:

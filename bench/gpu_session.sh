@@ -50,7 +50,7 @@ if [ "${1:-}" = "--dry-run" ]; then
       || { echo "dry-run: the stages' tests do not collect" >&2; bad=1; }
   python - <<'PY' || bad=1
 import subprocess, sys
-from fastgan.train import parse as train_flags
+from fastgan.run.command import parse as train_flags
 from fastgan.sweep.__main__ import parse as sweep_flags
 used = {"bench/train_speed.py": ["--save", "--readme"],
         "bench/sweep_speed.py": ["--cuda", "--scaling", "--steps", "--save"],

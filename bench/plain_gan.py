@@ -142,8 +142,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.steps < 1 or args.eval_every < 1:
         p.error("--steps and --eval-every take positive integers")
-    from fastgan.cli import UserError
-    from fastgan.evaluator import Evaluator
+    from fastgan.io.cli import UserError
+    from fastgan.eval.evaluator import Evaluator
     try:
         evaluator = Evaluator(args.data_dir)
     except UserError as e:

@@ -28,7 +28,7 @@ it as the row "NAME (sweep)".
 flags that reproduce it: how the step-count ablations are run and kept.
 
 `reject` scores each seed's last checkpoint through discriminator rejection sampling
-(fastgan.rejection: its averaged G's samples kept by its D) at each quantile, 10k samples from
+(fastgan.eval.rejection: its averaged G's samples kept by its D) at each quantile, 10k samples from
 --sample-seed (quantile 0 is the same G unfiltered, so each row is paired with the plain one),
 under "rejection" in NAME.json: FID, IS, modes, confident share, class histogram, the share D
 kept, with --parzen the Parzen estimate; a run with --n 50000 (the class shares of 50k) goes
@@ -389,9 +389,9 @@ def cmd_reject(args) -> None:
     """Each seed's last checkpoint scored through D's rejection at each quantile (the plain
     averaged G at 0), 10k samples from --sample-seed, into the recipe's JSON."""
     sys.path.insert(0, str(ROOT))
-    from fastgan.evaluator import Evaluator
-    from fastgan.rejection import reject
-    from fastgan.sampling import load_discriminator, load_generator
+    from fastgan.eval.evaluator import Evaluator
+    from fastgan.eval.rejection import reject
+    from fastgan.eval.trained import load_discriminator, load_generator
     ev = Evaluator(None, "cpu")
 
     key = "rejection" if args.n == N_TABLE else f"rejection_n{args.n}"

@@ -47,7 +47,7 @@ def fit(config: TrainConfig | None = None, overwrite: bool = False, **overrides)
     run first (a notebook cell run twice)."""
     import dataclasses
     import shutil
-    from fastgan.trainer import fit as fit_config
+    from fastgan.run.loop import fit as fit_config
     cfg = dataclasses.replace(config or TrainConfig(), **overrides)
     if overwrite and cfg.out and _Path(cfg.out, "config.json").is_file():
         shutil.rmtree(cfg.out)
@@ -56,23 +56,23 @@ def fit(config: TrainConfig | None = None, overwrite: bool = False, **overrides)
 
 def load_generator(path, device: str = "cpu", raw: bool = False):
     """The generator of a checkpoint file or run folder (its moving average unless raw)."""
-    from fastgan.device import resolve_device
-    from fastgan.sampling import load_generator as load
+    from fastgan.io.device import resolve_device
+    from fastgan.eval.trained import load_generator as load
     return load(path, resolve_device(device), raw=raw)
 
 
 def load_discriminator(path, device: str = "cpu"):
     """The trained discriminator of a checkpoint file or run folder."""
-    from fastgan.device import resolve_device
-    from fastgan.sampling import load_discriminator as load
+    from fastgan.io.device import resolve_device
+    from fastgan.eval.trained import load_discriminator as load
     return load(path, resolve_device(device))
 
 
 def generate(G, n: int, seed: int = 0, D=None, reject: float = 0.0):
     """n samples of G as float32 [n, 784] in [-1, 1] (z drawn on the CPU from seed). With D
     and reject = q in (0, 1), the samples D keeps (discriminator rejection sampling: each with
-    probability min(1, exp(logit - M)), M the q-quantile of D's logits; fastgan.rejection)."""
-    from fastgan.rejection import reject as keep          # reject = 0: plain sampling
+    probability min(1, exp(logit - M)), M the q-quantile of D's logits; fastgan.eval.rejection)."""
+    from fastgan.eval.rejection import reject as keep          # reject = 0: plain sampling
     if reject and D is None:
         raise ValueError("generate: reject > 0 needs D (fastgan.load_discriminator)")
     return keep(G, D, n, seed, reject)[0]
@@ -81,7 +81,7 @@ def generate(G, n: int, seed: int = 0, D=None, reject: float = 0.0):
 def score(samples, data_dir=None, parzen: bool = False, device: str = "cpu") -> dict:
     """Classifier FID (against the 10k test images), IS, modes, confident share, class
     histogram, and with parzen=True the paper's Parzen-window log-likelihood."""
-    from fastgan.evaluator import Evaluator
+    from fastgan.eval.evaluator import Evaluator
     ev = Evaluator(data_dir, device)
     out = ev.scores(samples)
     if parzen:

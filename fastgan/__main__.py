@@ -1,6 +1,6 @@
 import sys
 
-from fastgan.cli import run
-from fastgan.train import main
+from fastgan.io.cli import run
+from fastgan.run.command import main
 
 sys.exit(run(main))

@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 from dataclasses import dataclass, field
 
-from fastgan.cli import UserError
+from fastgan.io.cli import UserError
 
 
 def opt(default, help, **kw):
@@ -104,7 +104,7 @@ class TrainConfig:
                      "(classifier FID, IS, modes, class shares of 10k samples; seconds on a "
                      "CPU); --no-eval skips it")
     reject: float = opt(0.4, "the final scores also of the samples D keeps (discriminator "
-                        "rejection sampling, fastgan.rejection): each with probability "
+                        "rejection sampling, fastgan.eval.rejection): each with probability "
                         "min(1, exp(logit - M)), M this quantile of D's logits (0.4 keeps "
                         "about 89%; 0: skip); what fastgan.sample --reject draws")
     progress: bool = opt(True, "live progress bar on a terminal")

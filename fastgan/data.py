@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fastgan.cli import UserError
-from fastgan.files import digest
+from fastgan.io.cli import UserError
+from fastgan.io.files import digest
 
 FILES = {  # name -> (md5, IDX magic, shape)
     "train-images-idx3-ubyte.gz": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", 2051, (60000, 28, 28)),

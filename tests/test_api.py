@@ -14,7 +14,7 @@ def test_readme_api_example_runs(tmp_path, mnist_dir):
 def test_fit_twice_in_one_folder_refuses_unless_overwrite(tmp_path, mnist_dir):
     import pytest
     import fastgan
-    from fastgan.cli import UserError
+    from fastgan.io.cli import UserError
     cfg = fastgan.TrainConfig(steps=3, train_size=640, device="cpu", data_dir=str(mnist_dir),
                               out=str(tmp_path / "nb"), progress=False, tensorboard=False,
                               eval=False)

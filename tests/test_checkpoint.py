@@ -7,12 +7,12 @@ import stat
 import pytest
 import torch
 
-from fastgan import checkpoint
-from fastgan.cli import UserError, run
+from fastgan.io import checkpoint
+from fastgan.io.cli import UserError, run
 from fastgan.config import ModelConfig, TrainConfig
-from fastgan.files import digest
+from fastgan.io.files import digest
 from fastgan.gan import GAN
-from fastgan.train import main
+from fastgan.run.command import main
 
 SMALL = ["--train-size", "1280", "--batch-size", "64", "--k", "1"]
 

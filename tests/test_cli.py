@@ -73,7 +73,7 @@ def test_corrupt_checkpoint_exit_2(tmp_path):
 
 def test_sample_cli_npy_and_png(tmp_path, mnist_dir):
     import numpy as np
-    from fastgan.images import read_png_size
+    from fastgan.io.images import read_png_size
     run = tmp_path / "run"
     r = cli("fastgan.train", "--device", "cpu", "--data-dir", str(mnist_dir), "--steps", "3",
             "--train-size", "640", "--out", str(run), "--no-progress")

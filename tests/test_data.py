@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from fastgan import data
-from fastgan.files import digest
-from fastgan.cli import UserError
+from fastgan.io.files import digest
+from fastgan.io.cli import UserError
 
 
 def write_idx(path, array, magic=None):

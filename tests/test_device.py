@@ -3,8 +3,8 @@ where the tensors are); bad names are one-line errors."""
 import pytest
 import torch
 
-from fastgan.cli import UserError
-from fastgan.device import resolve_device
+from fastgan.io.cli import UserError
+from fastgan.io.device import resolve_device
 
 
 def test_cuda_n_is_made_current(monkeypatch):

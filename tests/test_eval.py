@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from fastgan.cli import run
-from fastgan.parzen import log_likelihoods, parzen
-from fastgan.scores import frechet_distance, inception_score, modes_covered
+from fastgan.io.cli import run
+from fastgan.eval.parzen import log_likelihoods, parzen
+from fastgan.eval.scores import frechet_distance, inception_score, modes_covered
 
 
 def test_parzen_matches_direct_numpy():
@@ -51,12 +51,12 @@ def test_inception_score_of_even_one_hot_is_c(c):
 
 @pytest.fixture(scope="module")
 def evaluator(mnist_dir):
-    from fastgan.evaluator import Evaluator
+    from fastgan.eval.evaluator import Evaluator
     return Evaluator(str(mnist_dir), "cpu")
 
 
 def test_classifier_accuracy_and_real_modes(evaluator):
-    from fastgan.classifier import accuracy
+    from fastgan.eval.classifier import accuracy
     acc = accuracy(evaluator.model, evaluator.test, evaluator.test_y)
     assert acc >= 0.99, f"classifier test accuracy {acc:.4f}"
     real = evaluator.scores(evaluator.train[:3000])
@@ -100,7 +100,7 @@ def _npy(path, arr):
 
 
 def test_eval_cli_on_samples(tmp_path, mnist_dir, evaluator):
-    from fastgan.images import read_png_size
+    from fastgan.io.images import read_png_size
     np.save(tmp_path / "s.npy", evaluator.train[:500])
     r = cli("--samples", str(tmp_path / "s.npy"), "--data-dir", str(mnist_dir), "--out",
             str(tmp_path / "ev"))
@@ -112,7 +112,7 @@ def test_eval_cli_on_samples(tmp_path, mnist_dir, evaluator):
 
 
 def test_target_fid_stops_training(tmp_path, mnist_dir, evaluator):
-    from fastgan.train import main
+    from fastgan.run.command import main
     out = tmp_path / "run"
     rc = run(main, ["--device", "cpu", "--data-dir", str(mnist_dir), "--train-size", "640",
                     "--batch-size", "64", "--k", "1", "--epochs", "5", "--target-fid", "1e9", "--out", str(out), "--no-progress",
@@ -128,9 +128,9 @@ def test_target_fid_stops_training(tmp_path, mnist_dir, evaluator):
 
 
 def test_shipped_classifier_loads_without_training(tmp_path, mnist_dir, monkeypatch):
-    from fastgan import classifier
-    from fastgan.evaluator import Evaluator
-    from fastgan.files import digest
+    from fastgan.eval import classifier
+    from fastgan.eval.evaluator import Evaluator
+    from fastgan.io.files import digest
     monkeypatch.setenv("FASTGAN_CACHE", str(tmp_path / "empty-cache"))
 
     def no_training(*a, **k):
@@ -145,7 +145,7 @@ def test_shipped_classifier_loads_without_training(tmp_path, mnist_dir, monkeypa
 
 
 def test_a_damaged_shipped_classifier_is_retrained_saying_so(tmp_path, monkeypatch):
-    from fastgan import classifier
+    from fastgan.eval import classifier
     bad = tmp_path / "shipped.pt"
     bad.write_bytes(classifier.SHIPPED.read_bytes()[:-10])
     monkeypatch.setattr(classifier, "SHIPPED", bad)
@@ -178,7 +178,7 @@ def test_sample_and_eval_reject_by_the_checkpoints_d(tmp_path, mnist_dir, evalua
     """`--reject Q` in fastgan.sample and fastgan.eval: the samples the checkpoint's D keeps,
     the same as the API's, and the share kept reported."""
     import fastgan
-    from fastgan.train import main
+    from fastgan.run.command import main
     out = tmp_path / "run"
     assert run(main, ["--device", "cpu", "--data-dir", str(mnist_dir), "--train-size", "640",
                       "--batch-size", "64", "--k", "1", "--steps", "3", "--no-eval",

@@ -5,7 +5,7 @@ import io
 import json
 import sys
 
-from fastgan.monitor import Log, Progress
+from fastgan.run.log import Log, Progress
 
 
 class Tty(io.StringIO):

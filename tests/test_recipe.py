@@ -219,9 +219,9 @@ def test_per_member_labels_and_g_losses(one_thread):
 
 
 def test_checkpoints_hold_both_generators_and_sampling_takes_the_average(tmp_path):
-    from fastgan import checkpoint
+    from fastgan.io import checkpoint
     from fastgan.config import to_dict
-    from fastgan.sampling import load_generator, sample
+    from fastgan.eval.trained import load_generator, sample
     gan = GAN(small_cfg(ema_decay=0.5), CPU, compile=False)
     _steps(gan, 3)
     checkpoint.save(tmp_path, 3, gan.state_dict(), to_dict(gan.cfg))

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from fastgan.cli import run
+from fastgan.io.cli import run
 from fastgan.config import ModelConfig, TrainConfig
 from fastgan.gan import GAN
 from fastgan.models import Dense, Discriminator, MinibatchStd
@@ -241,7 +241,7 @@ def test_options_resume_bit_for_bit(tmp_path, mnist_dir, monkeypatch):
     (["--d-spectral-norm=yes"], "ignored explicit argument"),
 ], ids=lambda v: v[0] if isinstance(v, list) else None)
 def test_bad_values_one_line_exit_2(flags, says, capsys):
-    from fastgan.train import main
+    from fastgan.run.command import main
     try:
         rc = run(main, ["--device", "cpu", "--steps", "1", *flags])
     except SystemExit as e:                           # argparse's own errors exit directly
@@ -255,7 +255,7 @@ def test_bad_values_one_line_exit_2(flags, says, capsys):
 @pytest.mark.parametrize("flag", [["--d-spectral-norm"], ["--d-mbstd", "8"], ["--ema-start", "5"]],
                          ids=lambda v: v[0])
 def test_options_that_fix_the_model_cannot_change_on_resume(tmp_path, mnist_dir, flag, capsys):
-    from fastgan.train import main
+    from fastgan.run.command import main
     out = tmp_path / "r"
     common = ["--device", "cpu", "--data-dir", str(mnist_dir), "--no-progress", "--no-tensorboard",
               "--no-eval"]

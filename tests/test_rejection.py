@@ -1,4 +1,4 @@
-"""Discriminator rejection sampling (fastgan.rejection): the kept samples' law against the
+"""Discriminator rejection sampling (fastgan.eval.rejection): the kept samples' law against the
 float64 integral of min(p_g, e^-M p_data), and a member's samples alone or in a group."""
 import math
 
@@ -9,8 +9,8 @@ from torch import nn
 
 from fastgan.config import ModelConfig
 from fastgan.models import Discriminator, Generator
-from fastgan.rejection import check_quantile, reject, reject_members
-from fastgan.sampling import sample_members
+from fastgan.eval.rejection import check_quantile, reject, reject_members
+from fastgan.eval.trained import sample_members
 
 
 class Shift(nn.Module):

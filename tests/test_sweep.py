@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from conftest import ROOT
-from fastgan import checkpoint
-from fastgan.cli import UserError
+from fastgan.io import checkpoint
+from fastgan.io.cli import UserError
 from fastgan.sweep import grid
 
 # a tiny model: 20 steps of a batch of 32 per epoch, a few hundred member-steps per second here
@@ -126,8 +126,8 @@ def test_sweep_writes_members_table_and_figure(tmp_path, mnist_dir):
 
 def test_a_member_of_a_grid_is_the_run_fastgan_train_makes_alone(tmp_path, mnist_dir,
                                                                 one_thread):
-    from fastgan.cli import run
-    from fastgan.train import main
+    from fastgan.io.cli import run
+    from fastgan.run.command import main
     out = tmp_path / "sw"
     r = sweep("--seeds", "3", "--d-dropout", "0,0.2", "--real-label", "1,0.9", "--steps", "30",
               "--device", "cpu", "--out", str(out), "--threads", "1", "--no-eval", *TINY,

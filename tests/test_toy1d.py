@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from fastgan import density1d as d1
-from fastgan.cli import run
-from fastgan.toy1d import (ToyConfig, Toy, check_dstar, check_equilibrium, check_value, main)
+from fastgan.toy import density as d1
+from fastgan.io.cli import run
+from fastgan.toy.gan1d import (ToyConfig, Toy, check_dstar, check_equilibrium, check_value, main)
 
 
 def snapshot(p_g_mean, p_g_sd, d=None):
@@ -62,7 +62,7 @@ SHORT = ["--warmup-steps", "40", "--d-steps", "40", "--g-steps", "5", "--train-s
 def test_short_run_writes_figure_and_numbers(tmp_path):
     rc = run(main, ["--out", str(tmp_path), *SHORT])
     assert rc in (0, 1)                                     # 1: a check failed (too short)
-    from fastgan.images import read_png_size
+    from fastgan.io.images import read_png_size
     w, h = read_png_size(tmp_path / "figure1.png")
     assert w > 1000 and h > 200 and (tmp_path / "figure1.png").stat().st_size > 3000
     numbers = json.loads((tmp_path / "toy1d.json").read_text())

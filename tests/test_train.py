@@ -4,11 +4,11 @@ import math
 import pytest
 import torch
 
-from fastgan import checkpoint
-from fastgan.cli import run
+from fastgan.io import checkpoint
+from fastgan.io.cli import run
 from fastgan.gan import GAN
-from fastgan.images import read_png_size
-from fastgan.train import main
+from fastgan.io.images import read_png_size
+from fastgan.run.command import main
 
 
 def train(tmp_path, name, *flags, data):
@@ -90,7 +90,7 @@ def test_resume_matches_uninterrupted_run_bit_for_bit(tmp_path, mnist_dir, recip
     assert train(tmp_path, "full", *flags, data=mnist_dir)[0] == 0
     # the first leg is interrupted after step 17, mid-epoch (SIGINT: checkpoint, exit 130);
     # the second continues from that checkpoint
-    from fastgan.monitor import Progress
+    from fastgan.run.log import Progress
     real_tick, ticks = Progress.tick, {"n": 0}
 
     def tick(self, n=1):

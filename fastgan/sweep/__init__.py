@@ -18,7 +18,7 @@ import time
 import types
 from pathlib import Path
 
-from fastgan.cli import DivergenceError, Interrupted, UserError
+from fastgan.io.cli import DivergenceError, Interrupted, UserError
 
 __all__ = ["run", "sweep"]
 
@@ -27,7 +27,7 @@ def _fixed_on_resume(plan: dict, overrides: dict) -> list:
     """The members' configs with a resume's overrides (one value each, for every member),
     refused where fastgan.train --resume would refuse them."""
     from fastgan.config import field_value, from_dict, from_flags, validate
-    from fastgan.train import FIXED_ON_RESUME
+    from fastgan.run.command import FIXED_ON_RESUME
     from fastgan.sweep.grid import flag
     configs = []
     for entry in plan["members"]:

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from fastgan.cli import Parser, UserError
+from fastgan.io.cli import Parser, UserError
 from fastgan.sweep import grid
 
 EPILOG = """lists: --lr-g 2e-4,4e-4 (comma list), --seeds 0-7 (integer range), --d-hidden

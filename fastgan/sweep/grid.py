@@ -14,7 +14,7 @@ import itertools
 import json
 from pathlib import Path
 
-from fastgan.cli import UserError
+from fastgan.io.cli import UserError
 from fastgan.config import SHARED, ModelConfig, TrainConfig, from_flags, validate
 
 FIELDS = {f.name: f for cls in (TrainConfig, ModelConfig) for f in dataclasses.fields(cls)

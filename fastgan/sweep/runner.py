@@ -1,5 +1,5 @@
 """A sweep's folder and its training: the plan, each member's run folder, the groups of one
-shape trained batched (fastgan.trainer.Group, the loop a single run uses), resume, and the rows.
+shape trained batched (fastgan.run.loop.Group, the loop a single run uses), resume, and the rows.
 
 DIR/plan.json      the members: index, folder, flags, setting, and the whole config of each
 DIR/members/NNN/   member NNN's run folder (config.json, metrics.jsonl, samples/, curves.png,
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import torch
 
-from fastgan import checkpoint
-from fastgan.cli import UserError
+from fastgan.io import checkpoint
+from fastgan.io.cli import UserError
 from fastgan.config import from_dict, group_key, to_dict
-from fastgan.files import atomic_write
-from fastgan.monitor import Progress
+from fastgan.io.files import atomic_write
+from fastgan.run.log import Progress
 from fastgan.streams import generator
-from fastgan.trainer import STOPPED, Group, Member, prepare, total_steps
+from fastgan.run.loop import STOPPED, Group, Member, prepare, total_steps
 
 PLAN = "plan.json"
 
@@ -161,8 +161,8 @@ class Runner:
     def parzen(self) -> None:
         """The paper's Parzen estimate of each finished member without one, from 10k samples
         of its averaged G (the eval stream's z), written into its summary."""
-        from fastgan.evaluator import Evaluator
-        from fastgan.sampling import load_generator, sample_members
+        from fastgan.eval.evaluator import Evaluator
+        from fastgan.eval.trained import load_generator, sample_members
         ev = None
         for i in self.indices:
             s = _summary(self.dir(i))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fastgan.files import atomic_write
+from fastgan.io.files import atomic_write
 
 SCORES = (("fid", "classifier FID"), ("is_", "IS"), ("is_kept", "IS kept by D"),
           ("modes", "modes"), ("parzen", "Parzen LL"), ("target_step", "steps to target FID"))
@@ -83,7 +83,7 @@ def markdown(rows: list[dict], table: list[dict], header: str) -> str:
 
 def write(out: Path, rows: list[dict], header: str, info: dict) -> dict:
     """sweep.json, sweep.md and sweep.png; returns the table (what sweep.json holds)."""
-    from fastgan.plots import sweep_figure
+    from fastgan.io.plots import sweep_figure
     rows = sorted(rows, key=lambda r: r["index"])
     table = settings(rows)
     clean = [{k: v for k, v in r.items() if k != "grid"} for r in rows]

@@ -22,19 +22,20 @@ from pathlib import Path
 
 import torch
 
-from fastgan import checkpoint, data, kernels
-from fastgan.cli import DivergenceError, Interrupted, UserError
+from fastgan.io import checkpoint
+from fastgan import data, kernels
+from fastgan.io.cli import DivergenceError, Interrupted, UserError
 from fastgan.config import TrainConfig, to_dict, validate
-from fastgan.device import resolve_device
-from fastgan.evaluator import Evaluator
-from fastgan.files import atomic_write
+from fastgan.io.device import resolve_device
+from fastgan.eval.evaluator import Evaluator
+from fastgan.io.files import atomic_write
 from fastgan.gan import GAN
-from fastgan.images import grid, write_png
-from fastgan.monitor import Log, Progress
-from fastgan.plots import curves
-from fastgan.rejection import reject_members
+from fastgan.io.images import grid, write_png
+from fastgan.run.log import Log, Progress
+from fastgan.io.plots import curves
+from fastgan.eval.rejection import reject_members
 from fastgan.schedules import topk_count
-from fastgan.scores import N_SAMPLES
+from fastgan.eval.scores import N_SAMPLES
 from fastgan.streams import generator
 
 SAMPLE_GRID = 64  # fixed-z samples in each grid (8 x 8)

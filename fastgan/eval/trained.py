@@ -1,9 +1,9 @@
 """Generators (and discriminators) from checkpoints, and samples from generators (the library
-behind fastgan.sample; fastgan.rejection keeps them by D)."""
+behind fastgan.sample; fastgan.eval.rejection keeps them by D)."""
 import numpy as np
 import torch
 
-from fastgan import checkpoint
+from fastgan.io import checkpoint
 from fastgan.config import from_dict
 from fastgan.models import Discriminator, Generator
 

@@ -1,16 +1,16 @@
 """The evaluator: MNIST and the classifier held once, sample sets (or a generator) scored.
 
 Scores of samples in [-1, 1], float [n, 784]: classifier FID against the 10,000 test images,
-Inception-style score, modes, confident share (fastgan.scores), and the paper's Parzen window
-(fastgan.parzen). Training calls it through `score_generator`; fastgan.eval is its command.
+Inception-style score, modes, confident share (fastgan.eval.scores), and the paper's Parzen window
+(fastgan.eval.parzen). Training calls it through `score_generator`; fastgan.eval is its command.
 """
 import numpy as np
 
 from fastgan import data
-from fastgan.classifier import load_or_train, predict
-from fastgan.parzen import parzen
-from fastgan.sampling import sample, sample_members
-from fastgan.scores import N_SAMPLES, all_scores
+from fastgan.eval.classifier import load_or_train, predict
+from fastgan.eval.parzen import parzen
+from fastgan.eval.trained import sample, sample_members
+from fastgan.eval.scores import N_SAMPLES, all_scores
 
 
 class Evaluator:

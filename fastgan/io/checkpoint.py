@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from fastgan.cli import UserError
-from fastgan.files import atomic_write, digest as file_digest
+from fastgan.io.cli import UserError
+from fastgan.io.files import atomic_write, digest as file_digest
 
 _NAME = re.compile(r"step_(\d{8})\.pt$")
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from fastgan.models import MinibatchStd
-from fastgan.sampling import sample_members
+from fastgan.eval.trained import sample_members
 
 
 def check_quantile(q: float) -> None:

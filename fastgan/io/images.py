@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fastgan.files import atomic_write
+from fastgan.io.files import atomic_write
 
 
 def to_uint8(images) -> np.ndarray:

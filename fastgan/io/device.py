@@ -1,7 +1,7 @@
 """The device a command runs on, from its --device flag, with one-line errors."""
 import torch
 
-from fastgan.cli import UserError
+from fastgan.io.cli import UserError
 
 
 def resolve_device(name: str) -> torch.device:

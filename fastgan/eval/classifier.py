@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fastgan.files import atomic_write, digest
+from fastgan.io.files import atomic_write, digest
 
 
 class Classifier(nn.Module):
@@ -35,7 +35,7 @@ class Classifier(nn.Module):
         return f, self.head(f)
 
 
-SHIPPED = Path(__file__).resolve().parent / "weights" / "classifier-v2-seed0.pt"
+SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "classifier-v2-seed0.pt"
 SHIPPED_SHA256 = "43e6517c3ded8db5dd5fc406d5e48b5aa41c7c54dea46c0f0eaba2caeae4e630"
 
 

@@ -6,7 +6,7 @@ histogram (each bar labelled by a real test digit of its class).
 Scores: classifier FID against the 10,000 test images, Inception-style score, modes covered
 (classes with >= 2% of samples), the share of confident samples (top probability > 0.9), and
 with --parzen the paper's Parzen-window log-likelihood (mean +- standard error, and sigma).
---reject Q scores the samples the checkpoint's D keeps (fastgan.rejection) and reports the
+--reject Q scores the samples the checkpoint's D keeps (fastgan.eval.rejection) and reports the
 share it kept.
 """
 import json
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fastgan.cli import Parser, UserError, run
-from fastgan.scores import N_SAMPLES
+from fastgan.io.cli import Parser, UserError, run
+from fastgan.eval.scores import N_SAMPLES
 
 def table(rows: dict) -> str:
     head = "| set | classifier FID | IS | modes | confident | Parzen LL (sigma) |"
@@ -82,11 +82,11 @@ def main(argv=None) -> int:
         raise UserError(f"--reject {args.reject}: must lie in [0, 1)")
     if args.reject > 0 and args.samples:
         raise UserError("--reject needs --checkpoint (its D keeps the samples)")
-    from fastgan.device import resolve_device          # torch loads after the flags are checked
-    from fastgan.evaluator import Evaluator
-    from fastgan.plots import eval_figure
-    from fastgan.rejection import reject
-    from fastgan.sampling import load_discriminator, load_generator
+    from fastgan.io.device import resolve_device          # torch loads after the flags are checked
+    from fastgan.eval.evaluator import Evaluator
+    from fastgan.io.plots import eval_figure
+    from fastgan.eval.rejection import reject
+    from fastgan.eval.trained import load_discriminator, load_generator
     device = resolve_device(args.device)
     kept = None
     if args.checkpoint:

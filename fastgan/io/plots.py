@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fastgan.files import atomic_write  # noqa: E402
+from fastgan.io.files import atomic_write  # noqa: E402
 
 
 def _save(fig, path, dpi: int = 100):
@@ -71,7 +71,7 @@ def figure1(snaps: dict, path):
 def eval_figure(path, samples, histogram, test, test_y):
     """A 10 x 10 grid of samples beside the histogram of their classes (as the classifier reads
     them), each bar labelled by a real test digit of its class."""
-    from fastgan.images import grid
+    from fastgan.io.images import grid
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6),
                                       gridspec_kw={"width_ratios": [1, 1.25]})
     left.imshow(grid(samples[:100], nrow=10), cmap="gray", vmin=0, vmax=255)
