@@ -15,10 +15,12 @@ member's product with the same kernel whatever E is (see the README on bit-exact
 exception is a layer of one output (D's logit), which MKL would compute by a matrix-vector
 product for E = 1 and a GEMM otherwise (the two round differently): that layer is written as
 the dot products it is (y = sum_k x w + b, dW = sum_m dZ x, dX = dZ w), which round the same
-whatever E is.
+whatever E is. tanh runs by member (kernels._members): SIMD and scalar tanh round differently.
 """
 import torch
 import torch.nn.functional as F
+
+from fastgan.kernels._members import by_member
 
 
 def _act(z, activation: str, slope: float):
@@ -30,11 +32,12 @@ def _act(z, activation: str, slope: float):
 
 
 def _act_(z, activation: str, slope: float):
-    """The activation in place (z is the GEMM's fresh output)."""
+    """The activation of stacked z [E, M, N], in place where that rounds the same for every
+    member (leaky_relu is exact; tanh runs by member, kernels._members)."""
     if activation == "leaky_relu":
         return F.leaky_relu_(z, slope)
     if activation == "tanh":
-        return z.tanh_()
+        return by_member(torch.tanh_, z)
     return z
 
 
@@ -50,8 +53,10 @@ class _StackedLinearAct(torch.autograd.Function):
             z = torch.bmm(x, weight.transpose(1, 2))
         # in place in eager (z is fresh); out of place while traced, where torch 2.11's compile
         # saved a wrong Y for backward after the in-place op (2.13 got it right)
-        act = _act if torch.compiler.is_compiling() else _act_
-        y = act(z, activation, slope)
+        if torch.compiler.is_compiling():
+            y = _act(z, activation, slope)
+        else:
+            y = _act_(z, activation, slope)
         ctx.save_for_backward(x, weight, y)
         ctx.activation, ctx.slope = activation, slope
         return y
