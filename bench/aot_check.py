@@ -59,10 +59,9 @@ def _model_layers() -> dict:
     """(K, N) of the default model's largest layer of each activation: G's output layer (tanh),
     its widest hidden layer (leaky_relu), D's output layer (none; K counts the minibatch-std
     feature when that is on)."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from common import model_layers
+    from fastgan.models import layer_shapes
     out = {}
-    for k, n, act in model_layers():
+    for k, n, act in layer_shapes():
         if k * n > out.get(act, (0, 0))[0] * out.get(act, (0, 0))[1]:
             out[act] = (k, n)
     return out

@@ -10,18 +10,7 @@ import triton
 
 CUDA = torch.cuda.is_available()
 DEVICE = torch.device("cuda" if CUDA else "cpu")
-# (K, N, activation) of every layer of the default model: G then D
-
-def model_layers(m=None) -> list[tuple[int, int, str]]:
-    """(K, N, activation) of every layer of a model (the default one): G then D, D's output
-    layer with its one minibatch-std feature when that is on."""
-    from fastgan.config import ModelConfig
-    m = m or ModelConfig()
-    g, d = [m.latent_dim, *m.g_hidden], [m.image_dim, *m.d_hidden]
-    return ([(a, b, "leaky_relu") for a, b in zip(g, g[1:])] + [(g[-1], m.image_dim, "tanh")]
-            + [(a, b, "leaky_relu") for a, b in zip(d, d[1:])]
-            + [(d[-1] + (m.d_mbstd > 0), 1, "none")])
-
+from fastgan.models import layer_shapes as model_layers  # noqa: E402  (K, N, act)
 
 LAYERS = model_layers()
 BATCHES = [64, 1024, 16384] if CUDA else [4]          # tiny on the CPU: proves the code runs

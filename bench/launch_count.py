@@ -27,7 +27,9 @@ from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastgan import kernels  # noqa: E402
 from fastgan.config import ModelConfig, TrainConfig  # noqa: E402
+from fastgan.data import Batches  # noqa: E402
 from fastgan.gan import GAN  # noqa: E402
+from fastgan.step import Stats, train_step  # noqa: E402
 
 NO_KERNEL = ("view", "_unsafe_view", "slice", "select", "detach", "alias", "expand", "t",
              "transpose", "as_strided", "unsqueeze", "squeeze", "permute", "lift_fresh",
@@ -56,13 +58,15 @@ def count(share: bool, model: ModelConfig = ModelConfig(), batch: int = 64,
     streams (one Triton launch per draw for all members) instead of the CPU's generators (one
     call per member)."""
     kernels.set_backend("triton")
-    kernels.set_precision("ieee")
-    cfgs = [TrainConfig(share_g_forward=share, k=1, model=model, seed=s) for s in range(members)]
+    kernels.set_precision("fp32")
+    cfgs = [TrainConfig(share_g_forward=share, k=1, model=model, seed=s, batch_size=batch)
+            for s in range(members)]
     gan = GAN(cfgs, torch.device("cpu"), compile=False)
     if counted:
         from fastgan.streams import Streams
         gan.streams = Streams([c.seed for c in cfgs], "cpu", counted=True)
-    real = torch.rand(members, batch, 784) * 2 - 1
+    batches = Batches(torch.rand(4 * batch, 784) * 2 - 1, batch, [c.seed for c in cfgs])
+    stats = Stats(members, "cpu")
     launches = collections.Counter()
     run = interpreter.InterpretedFunction.run
 
@@ -72,14 +76,10 @@ def count(share: bool, model: ModelConfig = ModelConfig(), batch: int = 64,
         return run(self, *args, grid=grid, warmup=warmup, **kw)
     interpreter.InterpretedFunction.run = counted
     try:
-        gan.shared_step(real) if share else (gan.d_step(real), gan.g_step(batch))   # warm-up
+        train_step(gan, batches, 0, 10, stats)                               # warm-up
         launches.clear()
         with Ops() as ops:
-            if share:
-                gan.shared_step(real)
-            else:
-                gan.d_step(real)
-                gan.g_step(batch)
+            train_step(gan, batches, 1, 10, stats)
     finally:
         interpreter.InterpretedFunction.run = run
     triton_ops = {k: v for k, v in ops.count.items() if k.startswith("fastgan::")}

@@ -72,14 +72,15 @@ def _first_at_or_below(curve, key: str, target: float, steps_s: float):
 
 def collect(run_dir: Path, parzen: dict, raw_parzen: dict | None) -> dict:
     """One seed's record from its run folder and Parzen results."""
-    summary = json.loads((run_dir / "summary.json").read_text())
+    sys.path.insert(0, str(ROOT))
+    from fastgan.run.folder import read_records, read_summary
+    summary = read_summary(run_dir)
     base = run_dir / "base_summary.json"             # written by --extend: the first leg
     if base.exists():
         first = json.loads(base.read_text())
         summary["train_s"] += first["train_s"]
         summary["steps_per_s"] = summary["steps"] / summary["train_s"]
-    evals = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()
-             if '"fid"' in l]
+    evals = [r for r in read_records(run_dir) if "fid" in r]
     curve = [{"step": r["step"], "fid": r["fid"], "raw_fid": r.get("raw_fid")} for r in evals]
     last = evals[-1]
     rate = summary["steps_per_s"]
@@ -173,32 +174,15 @@ def cmd_sweep(args) -> None:
             seeds[str(m["seed"])] = {"failed": f"{m['status']} at step {m['steps']}"}
             continue
         run_dir = folder / m["dir"]
-        summary = json.loads((run_dir / "summary.json").read_text())
+        sys.path.insert(0, str(ROOT))
+        from fastgan.run.folder import read_summary
+        summary = read_summary(run_dir)
         seeds[str(m["seed"])] = collect(run_dir, summary.get("parzen"), None)
     result["sweep"] = {"dir": str(folder), "seconds": table["seconds"],
                        "ranks": table["ranks"], "seeds": seeds}
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(f"{args.name}: recorded the sweep in {folder} ({len(seeds)} members, "
           f"{table['seconds'] / 60:.1f} min)")
-
-
-def _cli_flags(flags: dict) -> list[str]:
-    """A sweep member's flags (field -> value) as the command line that reproduces it, less
-    the seed and what only says where and how often (config.SHARED)."""
-    sys.path.insert(0, str(ROOT))
-    from fastgan.config import SHARED
-    out = []
-    for name, value in flags.items():
-        if name == "seed" or name in SHARED:
-            continue
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            out.append(flag if value else "--no-" + flag[2:])
-        elif isinstance(value, (list, tuple)):
-            out += [flag, ",".join(str(v) for v in value)]
-        else:
-            out += [flag, str(value)]
-    return out
 
 
 def cmd_study(args) -> None:
@@ -215,6 +199,9 @@ def cmd_study(args) -> None:
         _fail(f"{folder} holds {len(settings)} settings ({'; '.join(s['setting'] for s in settings)}):"
               f" give as many names, got {len(args.names)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(ROOT))
+    from fastgan.config import to_flags
+    from fastgan.run.folder import read_summary
     for name, setting in zip(args.names, settings):
         members = [table["members"][j] for j in setting["members"]]
         seeds = {}
@@ -224,10 +211,10 @@ def cmd_study(args) -> None:
                                                    f"{m.get('reason') or ''}".strip()}
                 continue
             run_dir = folder / m["dir"]
-            summary = json.loads((run_dir / "summary.json").read_text())
+            summary = read_summary(run_dir)
             seeds[str(m["seed"])] = collect(run_dir, summary.get("parzen"), None)
         device = json.loads((folder / members[0]["dir"] / "config.json").read_text())["device"]
-        result = {"name": name, "flags": _cli_flags(members[0]["flags"]), "device": device,
+        result = {"name": name, "flags": to_flags(members[0]["flags"]), "device": device,
                   "from_sweep": str(folder.resolve().relative_to(ROOT)
                                     if folder.resolve().is_relative_to(ROOT) else folder),
                   "setting": setting["setting"], "seeds": seeds}

@@ -53,15 +53,15 @@ def _worker(kind, members, threads, steps, warmup, seed0, barrier, out, device="
             real = batches.get(i)
             for e, fn in enumerate(steps_fns):
                 fn(real[e])
-    else:
+    else:                            # the trainer's step, at k = 1 as the plain GAN's
         from fastgan.gan import GAN
-        gan = GAN([TrainConfig(seed=s) for s in seeds], device, compile=device.type == "cuda")
-        acc_d = torch.zeros(members, 3, device=device)
-        acc_g = torch.zeros(members, 2, device=device)
+        from fastgan.step import Stats, train_step
+        gan = GAN([TrainConfig(seed=s, batch_size=64, k=1) for s in seeds], device,
+                  compile=device.type == "cuda")
+        stats = Stats(members, device)
 
         def step(i):
-            acc_d.add_(gan.d_step(batches.get(i)))
-            acc_g.add_(gan.g_step(64))
+            train_step(gan, batches, i, 10 ** 6, stats)
     for i in range(warmup):
         step(i)
     sync()
@@ -99,14 +99,18 @@ def gemm_share(members: int, threads: int, steps: int = 10) -> float:
     from torch.profiler import profile
     torch.set_num_threads(threads)
     from fastgan.config import TrainConfig
+    from fastgan.data import Batches
     from fastgan.gan import GAN
-    gan = GAN([TrainConfig(seed=s) for s in range(members)], torch.device("cpu"), compile=False)
-    real = torch.rand(members, 64, 784) * 2 - 1
-    for _ in range(3):
-        gan.d_step(real), gan.g_step(64)
+    from fastgan.step import Stats, train_step
+    gan = GAN([TrainConfig(seed=s, batch_size=64, k=1) for s in range(members)],
+              torch.device("cpu"), compile=False)
+    batches = Batches(torch.rand(50000, 784) * 2 - 1, 64, list(range(members)))
+    stats = Stats(members, "cpu")
+    for i in range(3):
+        train_step(gan, batches, i, 10 ** 6, stats)
     with profile() as prof:
-        for _ in range(steps):
-            gan.d_step(real), gan.g_step(64)
+        for i in range(steps):
+            train_step(gan, batches, 3 + i, 10 ** 6, stats)
     events = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in events)
     gemm = sum(e.self_cpu_time_total for e in events

@@ -31,6 +31,9 @@ from fastgan import kernels  # noqa: E402
 from fastgan.config import ModelConfig, TrainConfig  # noqa: E402
 from fastgan.data import Batches  # noqa: E402
 from fastgan.gan import GAN  # noqa: E402
+from fastgan.step import Stats, train_step  # noqa: E402
+
+STEPS = 10 ** 6    # the run length the steps see (schedules, annealing): far beyond a benchmark
 from plain_gan import build  # noqa: E402
 
 
@@ -41,34 +44,34 @@ def plain_gan():
     return build(DEVICE, m.d_input_dropout, m.d_dropout, g_sizes=m.g_hidden)[2]
 
 
-def make(mode: str):
-    if mode == "eager":
-        return plain_gan()
-    if mode in ("compile", "max-autotune"):
-        return torch.compile(plain_gan(), mode=None if mode == "compile" else mode)
+def make(mode: str, batches):
+    """step(i): the i-th training step of the mode, on batches (one member's [1, B, 784]). fastgan
+    runs fastgan.step.train_step, the step the trainer runs, at k = 1 as the plain GAN does."""
+    if mode in ("eager", "compile", "max-autotune"):
+        fn = plain_gan()
+        if mode != "eager":
+            fn = torch.compile(fn, mode=None if mode == "compile" else mode)
+        return lambda i: fn(batches.get(i)[0])
     if mode in ("fastgan", "fastgan-graphs"):
         graphs = mode == "fastgan-graphs"
         if graphs and not CUDA:
             raise SystemExit("error: fastgan-graphs needs CUDA")
-        gan = GAN(TrainConfig(), DEVICE, compile=CUDA, cuda_graphs=graphs)
-        acc_d, acc_g = torch.zeros(3, device=DEVICE), torch.zeros(2, device=DEVICE)
-
-        def step(real):                      # as the trainer does: stats summed on the device
-            acc_d.add_(gan.d_step(real[None])[0])                 # one member: [1, B, 784]
-            acc_g.add_(gan.g_step(real.shape[0])[0])
-        return step
+        gan = GAN(TrainConfig(batch_size=batches.batch_size, k=1), DEVICE, compile=CUDA,
+                  cuda_graphs=graphs)
+        stats = Stats(1, DEVICE)
+        return lambda i: train_step(gan, batches, i, STEPS, stats)
     raise ValueError(mode)
 
 
 def measure(mode: str, batch: int, steps: int, warmup: int, prec: str = "tf32") -> dict:
     images = torch.rand(50000, 784, device=DEVICE) * 2 - 1
     batches = Batches(images, batch, seeds=[0])
-    with precision(prec) as dots:
-        kernels.set_precision(dots)
-        step = make(mode)
+    with precision(prec):
+        kernels.set_precision(prec)
+        step = make(mode, batches)
         t0 = time.perf_counter()
         for i in range(warmup):
-            step(batches.get(i)[0])
+            step(i)
         sync()
         warm_s = time.perf_counter() - t0
         if CUDA:
@@ -76,14 +79,14 @@ def measure(mode: str, batch: int, steps: int, warmup: int, prec: str = "tf32") 
             end = torch.cuda.Event(enable_timing=True)
             start.record()
             for i in range(steps):
-                step(batches.get(warmup + i)[0])
+                step(warmup + i)
             end.record()
             torch.cuda.synchronize()
             seconds = start.elapsed_time(end) / 1000
         else:
             t0 = time.perf_counter()
             for i in range(steps):
-                step(batches.get(warmup + i)[0])
+                step(warmup + i)
             seconds = time.perf_counter() - t0
     return {"mode": mode, "batch": batch, "precision": prec, "steps_per_s": steps / seconds,
             "warmup_s": warm_s}

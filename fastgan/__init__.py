@@ -43,15 +43,20 @@ def __getattr__(name):
 def fit(config: TrainConfig | None = None, overwrite: bool = False, **overrides) -> dict:
     """Trains a run (the defaults, a TrainConfig, and/or field overrides such as epochs=5);
     returns its summary: steps, seconds, final scores (unless eval=False), output paths.
-    A folder that already holds a run is refused, unless overwrite=True, which deletes that
-    run first (a notebook cell run twice)."""
+    A folder that already holds a run is refused, unless overwrite=True: then, once the new
+    config is accepted, what that run wrote is deleted (a notebook cell run twice); other files
+    in the folder stay. Bad arguments raise ValueError or TypeError naming them."""
     import dataclasses
-    import shutil
-    from fastgan.run.loop import fit as fit_config
+    from fastgan.config import validate
+    from fastgan.run.fit import train_run
+    from fastgan.run.folder import check_run, holds_run, remove_run
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"fit: config must be a TrainConfig, got {type(config).__name__}")
     cfg = dataclasses.replace(config or TrainConfig(), **overrides)
-    if overwrite and cfg.out and _Path(cfg.out, "config.json").is_file():
-        shutil.rmtree(cfg.out)
-    return fit_config(cfg)
+    if overwrite and cfg.out and holds_run(cfg.out):
+        validate(cfg)                         # the new run is accepted before anything goes
+        remove_run(cfg.out)
+    return train_run(cfg, check_run(cfg), None)
 
 
 def load_generator(path, device: str = "cpu", raw: bool = False):
@@ -68,11 +73,21 @@ def load_discriminator(path, device: str = "cpu"):
     return load(path, resolve_device(device))
 
 
+def _count(name: str, n, least: int = 1) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{name} must be an int, got {n!r} ({type(n).__name__})")
+    if n < least:
+        raise ValueError(f"{name} must be >= {least}, got {n}")
+    return n
+
+
 def generate(G, n: int, seed: int = 0, D=None, reject: float = 0.0):
     """n samples of G as float32 [n, 784] in [-1, 1] (z drawn on the CPU from seed). With D
     and reject = q in (0, 1), the samples D keeps (discriminator rejection sampling: each with
     probability min(1, exp(logit - M)), M the q-quantile of D's logits; fastgan.eval.rejection)."""
     from fastgan.eval.rejection import reject as keep          # reject = 0: plain sampling
+    _count("generate: n", n)
+    _count("generate: seed", seed, 0)
     if reject and D is None:
         raise ValueError("generate: reject > 0 needs D (fastgan.load_discriminator)")
     return keep(G, D, n, seed, reject)[0]
@@ -80,10 +95,23 @@ def generate(G, n: int, seed: int = 0, D=None, reject: float = 0.0):
 
 def score(samples, data_dir=None, parzen: bool = False, device: str = "cpu") -> dict:
     """Classifier FID (against the 10k test images), IS, modes, confident share, class
-    histogram, and with parzen=True the paper's Parzen-window log-likelihood."""
+    histogram, and with parzen=True the paper's Parzen-window log-likelihood. samples: [n, 784]
+    (or [n, 28, 28]) images in [-1, 1], n >= 2, as generate returns them."""
+    import numpy as np
     from fastgan.eval.evaluator import Evaluator
-    ev = Evaluator(data_dir, device)
-    out = ev.scores(samples)
+    from fastgan.io.device import resolve_device
+    x = np.asarray(samples.detach().cpu() if hasattr(samples, "detach") else samples)
+    if x.ndim < 2 or x.reshape(len(x), -1).shape[1] != 784:
+        raise ValueError(f"score: samples must be [n, 784] images, got shape {x.shape}")
+    if len(x) < 2:
+        raise ValueError(f"score: needs at least 2 samples (a covariance), got {len(x)}")
+    if not np.isfinite(x).all():
+        raise ValueError("score: samples hold NaN or inf")
+    if x.min() < -1 - 1e-6 or x.max() > 1 + 1e-6:
+        raise ValueError(f"score: samples must lie in [-1, 1] (G's tanh range), got "
+                         f"[{x.min():.3g}, {x.max():.3g}]")
+    ev = Evaluator(data_dir, resolve_device(device))
+    out = ev.scores(x.reshape(len(x), 784))
     if parzen:
-        out["parzen"] = ev.parzen(samples)
+        out["parzen"] = ev.parzen(x.reshape(len(x), 784))
     return out

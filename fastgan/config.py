@@ -1,13 +1,19 @@
 """Configuration as dataclasses; command-line flags are generated from their fields.
 
+Long, by design: every rule about a config lives here (its fields with their help, the groups
+of fields a sweep and a resume treat alike, the run's length, the flags both ways, validation),
+so that a new option is added in one file.
+
 Every field of TrainConfig (and ModelConfig) is a flag: `batch_size` is `--batch-size`, a bool
 `compile` is `--compile/--no-compile`, a tuple is a comma-separated list.
 """
 import argparse
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 
-from fastgan.io.cli import UserError
+from fastgan.io.cli import BadType, BadValue
 
 
 def opt(default, help, **kw):
@@ -132,6 +138,22 @@ SHAPE = ("latent_dim", "g_hidden", "d_hidden", "image_dim", "negative_slope", "d
 SHARED = ("device", "data_dir", "out", "resume", "compile", "cuda_graphs", "backend",
           "precision", "log_every", "ckpt_every", "eval_every", "target_fid", "eval", "reject",
           "progress", "tensorboard")
+# What a resumed run (or sweep) may not change: the model, the data order, the state's shape.
+FIXED_ON_RESUME = ("seed", "batch_size", "train_size", "k", "share_g_forward", "ema_decay",
+                   "latent_dim", "g_hidden", "d_hidden", "image_dim", "negative_slope",
+                   "d_dropout", "d_input_dropout", "d_maxout", "d_spectral_norm", "d_mbstd",
+                   "ema_start")
+
+
+def steps_per_epoch(cfg: "TrainConfig") -> int:
+    """Generator steps per pass over the training images (k minibatches each; the last partial
+    minibatch is dropped)."""
+    return (min(cfg.train_size, 60000) // cfg.batch_size) // cfg.k
+
+
+def total_steps(cfg: "TrainConfig") -> int:
+    """The run's length in generator steps: --steps, else --epochs passes."""
+    return cfg.steps or cfg.epochs * steps_per_epoch(cfg)
 
 
 def field_value(cfg: "TrainConfig", name: str):
@@ -158,6 +180,22 @@ def _none_or(kind):
     return parse
 
 
+def field_kind(f: dataclasses.Field, default) -> type:
+    """The type of one value of a config field: bool, tuple (of ints), int, float or str."""
+    if isinstance(default, bool) or f.type == (bool | None):
+        return bool
+    if isinstance(default, tuple):
+        return tuple
+    if isinstance(default, (int, float, str)):
+        return type(default)
+    return int if "int" in str(f.type) else float if "float" in str(f.type) else str
+
+
+def flag_name(name: str) -> str:
+    """A field's flag: batch_size -> --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
 def add_flags(parser, cls) -> None:
     """Adds one flag per field of the dataclass cls (nested dataclasses flattened)."""
     defaults = cls()
@@ -166,21 +204,36 @@ def add_flags(parser, cls) -> None:
         if dataclasses.is_dataclass(default):
             add_flags(parser, type(default))
             continue
-        flag = "--" + f.name.replace("_", "-")
+        flag = flag_name(f.name)
         extra = {k: v for k, v in f.metadata.items() if k != "help"}
         help_ = f.metadata.get("help", "")
         if "default" not in help_:
             help_ += f" (default: {default})"
         help_ = help_.replace("%", "%%")             # argparse formats help with %
-        if isinstance(default, bool) or f.type == (bool | None):
+        kind = field_kind(f, default)
+        if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_)
-        elif isinstance(default, tuple):
+        elif kind is tuple:
             parser.add_argument(flag, type=_parse_tuple, help=help_, metavar="N,N,...")
         else:
-            kind = {int: int, float: float, str: str}.get(type(default))
-            kind = kind or (int if "int" in str(f.type) else float if "float" in str(f.type)
-                            else str)
             parser.add_argument(flag, type=_none_or(kind), help=help_, **extra)
+
+
+def to_flags(flags: dict, skip=("seed", *SHARED)) -> list[str]:
+    """Field values (name -> value) as the command line that gives them (add_flags' inverse),
+    less the fields in skip (by default the seed and what only says where and how often)."""
+    out = []
+    for name, value in flags.items():
+        if name in skip:
+            continue
+        flag = flag_name(name)
+        if isinstance(value, bool):
+            out.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, (list, tuple)):
+            out += [flag, ",".join(str(v) for v in value)]
+        else:
+            out += [flag, str(value)]
+    return out
 
 
 def from_flags(args: dict, base: TrainConfig | None = None) -> TrainConfig:
@@ -208,9 +261,52 @@ def from_dict(d: dict) -> TrainConfig:
     return TrainConfig(**{k: v for k, v in d.items() if k in names}, model=model)
 
 
+def check_types(cfg: TrainConfig) -> None:
+    """Raises BadType (a TypeError, and one line with exit 2 from a command) naming the first
+    field whose value is not of its kind (what an API caller can set: fit(epochs="3"))."""
+    if not isinstance(cfg, TrainConfig) or not isinstance(cfg.model, ModelConfig):
+        raise BadType(f"expected a TrainConfig with a ModelConfig, got {type(cfg).__name__}")
+    for obj in (cfg, cfg.model):
+        defaults = type(obj)()
+        for f in dataclasses.fields(obj):
+            if f.name == "model":
+                continue
+            value, default = getattr(obj, f.name), getattr(defaults, f.name)
+            kind = field_kind(f, default)
+            if value is None and (default is None or "None" in str(f.type)):
+                continue
+            ok = {bool: lambda v: isinstance(v, bool),
+                  int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+                  float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+                  str: lambda v: isinstance(v, str),
+                  tuple: lambda v: isinstance(v, (tuple, list)) and all(
+                      isinstance(x, int) and not isinstance(x, bool) for x in v)}[kind](value)
+            if not ok:
+                want = {tuple: "a tuple of ints", int: "an int"}.get(kind, f"a {kind.__name__}")
+                raise BadType(f"{f.name} must be {want}, got {value!r} "
+                              f"({type(value).__name__})")
+
+
+FINITE = ("lr", "lr_d", "lr_g", "target_fid", "instance_noise", "real_label", "beta1", "beta2",
+          "ema_decay", "reject", "lr_decay_start", "g_topk", "g_topk_decay", "negative_slope",
+          "d_dropout", "d_input_dropout")
+
+
 def validate(cfg: TrainConfig) -> None:
-    """Raises UserError (one line, exit 2) naming the first bad field."""
-    checks = [(cfg.batch_size >= 1, "--batch-size must be >= 1"), (cfg.k >= 1, "--k must be >= 1"),
+    """Raises BadValue (a ValueError; from a command one line and exit 2) naming the first bad
+    field, or BadType for a value of the wrong type."""
+    check_types(cfg)
+    for name in FINITE:
+        value = field_value(cfg, name)
+        if value is not None and not math.isfinite(value):
+            raise BadValue(f"{flag_name(name)} must be a finite number, got {value}")
+    checks = [(re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device) is not None,
+               f"--device {cfg.device}: use cpu, cuda, cuda:N or auto"),
+              (cfg.seed >= 0, f"--seed must be a non-negative integer, got {cfg.seed}"),
+              (cfg.seed < 2 ** 63, "--seed must be below 2**63"),
+              (len(cfg.model.g_hidden) >= 1 and len(cfg.model.d_hidden) >= 1,
+               "--g-hidden and --d-hidden need at least one layer size each"),
+              (cfg.target_fid is None or cfg.target_fid > 0, "--target-fid must be > 0"),(cfg.batch_size >= 1, "--batch-size must be >= 1"), (cfg.k >= 1, "--k must be >= 1"),
               (cfg.epochs >= 1, "--epochs must be >= 1"),
               (cfg.steps is None or cfg.steps >= 1, "--steps must be >= 1"),
               (cfg.lr is None or cfg.lr > 0, "--lr must be > 0"),
@@ -238,6 +334,10 @@ def validate(cfg: TrainConfig) -> None:
               (0 < cfg.real_label <= 1, "--real-label must be in (0, 1]"),
               (cfg.log_every >= 1 and cfg.ckpt_every >= 1, "--log-every/--ckpt-every must be >= 1"),
               (1 <= cfg.train_size <= 60000, "--train-size must be in [1, 60000]"),
+              (cfg.k < 1 or cfg.batch_size < 1 or cfg.batch_size > cfg.train_size
+               or steps_per_epoch(cfg) >= 1,
+               f"--train-size {cfg.train_size} holds fewer than k={cfg.k} batches of "
+               f"{cfg.batch_size}"),
               (cfg.eval_every >= 0, "--eval-every must be >= 0"),
               (0 < cfg.model.negative_slope < 1, "--negative-slope must be in (0, 1)"),
               (cfg.model.latent_dim >= 1 and all(h >= 1 for h in cfg.model.g_hidden + cfg.model.d_hidden),
@@ -245,4 +345,4 @@ def validate(cfg: TrainConfig) -> None:
               (cfg.model.image_dim == 784, "--image-dim must be 784 for MNIST")]
     for ok, message in checks:
         if not ok:
-            raise UserError(message)
+            raise BadValue(message)

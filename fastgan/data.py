@@ -140,15 +140,32 @@ def read_idx(path: Path, magic: int, shape: tuple, md5: str | None = None) -> np
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
+_LOADED = {}     # (files' paths, sizes, mtimes, verify) -> the arrays: read and verified once
+
+
 def load_split(folder: Path, split: str, verify_md5: bool = True):
-    """(images uint8 [n, 28, 28], labels uint8 [n]) of split "train" or "test"."""
+    """(images uint8 [n, 28, 28], labels uint8 [n]) of split "train" or "test", read-only.
+    Read and verified once per process (a sweep checks the data before it plans, then each
+    group and the evaluator take the same arrays); a file changed on disk is read again."""
     prefix = "train" if split == "train" else "t10k"
-    out = []
-    for kind in ("images-idx3", "labels-idx1"):
-        name = f"{prefix}-{kind}-ubyte.gz"
-        md5, magic, shape = FILES[name]
-        out.append(read_idx(folder / name, magic, shape, md5 if verify_md5 else None))
-    return out[0], out[1]
+    names = [f"{prefix}-{kind}-ubyte.gz" for kind in ("images-idx3", "labels-idx1")]
+    try:
+        stats = tuple((str((Path(folder) / n).resolve()), (Path(folder) / n).stat().st_size,
+                       (Path(folder) / n).stat().st_mtime_ns) for n in names)
+    except OSError:
+        stats = None                           # missing: read_idx says so in one line
+    key = (stats, verify_md5)
+    if stats is None or key not in _LOADED:
+        out = []
+        for name in names:
+            md5, magic, shape = FILES[name]
+            array = read_idx(Path(folder) / name, magic, shape, md5 if verify_md5 else None)
+            array.setflags(write=False)
+            out.append(array)
+        if stats is None:
+            return out[0], out[1]
+        _LOADED[key] = (out[0], out[1])
+    return _LOADED[key]
 
 
 def to_unit_range(images: np.ndarray, device="cpu") -> torch.Tensor:

@@ -78,18 +78,23 @@ class GAN:
             raise ValueError("share_g_forward needs k = 1")
         if cuda_graphs and not (compile and device.type == "cuda"):
             raise ValueError("cuda_graphs needs compile=True on a CUDA device")
-        fns = ["_g_fake", "_d_on_fake", "_g_on_fake"] if self.shared else ["_d_forward", "_g_forward"]
-        for name in fns:
-            fn = getattr(self, name)
-            if compile:
-                # reduce-overhead: CUDA-graph trees record the compiled forward and backward
-                # once and replay them. Each step's inputs (real, z, noise, masks) are copied
-                # into the recorded buffers; the parameters, updated in place by Adam, are
-                # static; the stats a step returns are consumed by the caller before the next
-                # replay.
-                fn = torch.compile(fn, fullgraph=True,
-                                   mode="reduce-overhead" if cuda_graphs else None)
-            setattr(self, name + "_fn", fn)
+        # The traced functions, compiled when compile is on. reduce-overhead: CUDA-graph trees
+        # record the compiled forward and backward once and replay them; each step's inputs
+        # (real, z, noise, masks) are copied into the recorded buffers, the parameters (updated
+        # in place by Adam) are static, and the stats a step returns are consumed by the caller
+        # before the next replay.
+        def compiled(fn):
+            if not compile:
+                return fn
+            return torch.compile(fn, fullgraph=True,
+                                 mode="reduce-overhead" if cuda_graphs else None)
+        if self.shared:
+            self._g_fake_fn = compiled(self._g_fake)
+            self._d_on_fake_fn = compiled(self._d_on_fake)
+            self._g_on_fake_fn = compiled(self._g_on_fake)
+        else:
+            self._d_forward_fn = compiled(self._d_forward)
+            self._g_forward_fn = compiled(self._g_forward)
 
     @property
     def sampler(self) -> Generator:

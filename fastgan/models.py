@@ -240,3 +240,13 @@ class Discriminator(nn.Module):
             else:
                 x = layer(x)
         return x
+
+
+def layer_shapes(m: ModelConfig | None = None) -> list[tuple[int, int, str]]:
+    """(K, N, activation) of every linear_act layer of a model (the default one): G then D, D's
+    output layer with its one minibatch-std feature when that is on."""
+    m = m or ModelConfig()
+    g, d = [m.latent_dim, *m.g_hidden], [m.image_dim, *m.d_hidden]
+    return ([(a, b, "leaky_relu") for a, b in zip(g, g[1:])] + [(g[-1], m.image_dim, "tanh")]
+            + [(a, b, "leaky_relu") for a, b in zip(d, d[1:])]
+            + [(d[-1] + (m.d_mbstd > 0), 1, "none")])

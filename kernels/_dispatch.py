@@ -74,11 +74,12 @@ def launcher(kernel):
 
 
 def set_precision(name: str) -> None:
-    """Default float32 dot precision of the kernels on CUDA: "tf32" (tensor cores) or "ieee"."""
+    """Default float32 dot precision of the kernels on CUDA: "tf32" (tensor cores) or "fp32"
+    (exact; Triton's input_precision calls it "ieee", the word the kernels pass on)."""
     global _cuda_precision
-    if name not in ("ieee", "tf32"):
-        raise ValueError(f"precision must be 'ieee' or 'tf32', got {name!r}")
-    _cuda_precision = name
+    if name not in ("fp32", "tf32"):
+        raise ValueError(f"precision must be 'fp32' or 'tf32', got {name!r}")
+    _cuda_precision = "ieee" if name == "fp32" else name
 
 
 def default_precision(t: torch.Tensor) -> str:

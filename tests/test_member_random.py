@@ -95,7 +95,7 @@ def _gan(cfgs):
     from fastgan import kernels
     from fastgan.gan import GAN
     from fastgan.streams import Streams
-    kernels.set_precision("ieee")
+    kernels.set_precision("fp32")
     gan = GAN(cfgs, torch.device(DEVICE), compile=False)
     gan.streams = Streams([c.seed for c in cfgs], DEVICE, counted=True)
     return gan

@@ -17,7 +17,7 @@ TOL = {1: 1e-5, 50: 1e-3}   # fp32 rounding differences grow through 50 Adam ste
 
 def run(device, backend, steps, compile_, graphs=False):
     kernels.set_backend(backend)
-    kernels.set_precision("ieee")
+    kernels.set_precision("fp32")
     torch.backends.cuda.matmul.allow_tf32 = False
     cfgs = [TrainConfig(seed=11 + e, lr_g=4e-4 / (1 + e),
                         model=ModelConfig(d_dropout=0.0, d_input_dropout=0.0)) for e in range(3)]

@@ -54,7 +54,7 @@ def test_lists_ranges_tuples_and_booleans():
 
 
 def test_members_are_the_product_with_seeds_fastest():
-    members = grid.members({"lr_g": [2e-4, 4e-4], "d_dropout": [0.0, 0.1], "seed": [0, 1, 2]})
+    members = grid.members({"lr_g": [2e-4, 4e-4], "d_dropout": [0.0, 0.1], "seed": [0, 1, 2]})[0]
     assert len(members) == 12
     assert members[:4] == [{"lr_g": 2e-4, "d_dropout": 0.0, "seed": 0},
                            {"lr_g": 2e-4, "d_dropout": 0.0, "seed": 1},
@@ -67,7 +67,7 @@ def test_members_are_the_product_with_seeds_fastest():
 def test_members_file_settings_cross_the_seeds(tmp_path):
     f = tmp_path / "m.json"
     f.write_text(json.dumps([{"lr-g": 2e-4}, {"d_hidden": [1024, 512], "k": 2}]))
-    members = grid.members({"seed": [0, 1], "epochs": [3]}, grid.read(str(f)))
+    members = grid.members({"seed": [0, 1], "epochs": [3]}, grid.read(str(f)))[0]
     assert members == [{"epochs": 3, "lr_g": 2e-4, "seed": 0}, {"epochs": 3, "lr_g": 2e-4, "seed": 1},
                        {"epochs": 3, "d_hidden": (1024, 512), "k": 2, "seed": 0},
                        {"epochs": 3, "d_hidden": (1024, 512), "k": 2, "seed": 1}]

@@ -82,6 +82,19 @@ def main(argv=None) -> int:
         raise UserError(f"--reject {args.reject}: must lie in [0, 1)")
     if args.reject > 0 and args.samples:
         raise UserError("--reject needs --checkpoint (its D keeps the samples)")
+    if args.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.checkpoint:
+        ckpt = Path(args.checkpoint)
+        if not ckpt.exists():
+            raise UserError(f"checkpoint {ckpt} not found")
+        default_out = (ckpt if ckpt.is_dir() else ckpt.parent.parent) / "eval"
+    else:
+        if not Path(args.samples).is_file():
+            raise UserError(f"samples file {args.samples} not found")
+        default_out = Path("eval")
+    from fastgan.io.files import ensure_writable
+    out = ensure_writable(Path(args.out) if args.out else default_out)   # before any scoring
     from fastgan.io.device import resolve_device          # torch loads after the flags are checked
     from fastgan.eval.evaluator import Evaluator
     from fastgan.io.plots import eval_figure
@@ -94,12 +107,8 @@ def main(argv=None) -> int:
         D = load_discriminator(args.checkpoint, device) if args.reject else None
         samples, kept = reject(G, D, args.n, args.seed, args.reject)    # 0: plain sampling
         kept = kept if args.reject else None
-        ckpt = Path(args.checkpoint)
-        default_out = (ckpt if ckpt.is_dir() else ckpt.parent.parent) / "eval"
     else:
         samples = load_samples(args.samples)
-        default_out = Path("eval")
-    out = Path(args.out) if args.out else default_out
     t0 = time.perf_counter()
     ev = Evaluator(args.data_dir, device, log=lambda m: print(m, file=sys.stderr),
                    retrain=args.retrain_classifier)
@@ -117,7 +126,6 @@ def main(argv=None) -> int:
     if kept is not None:
         print(f"D kept {100 * kept:.1f}% of G's samples (--reject {args.reject})")
     print(f"evaluation took {seconds:.1f} s (of which setup, classifier included, {t_setup:.1f} s)")
-    out.mkdir(parents=True, exist_ok=True)
     (out / "eval.md").write_text(md + "\n")
     (out / "eval.json").write_text(json.dumps({"rows": rows, "seconds": seconds,
                                                "n": len(samples)}, indent=2) + "\n")

@@ -34,6 +34,12 @@ def main(argv=None) -> int:
         raise UserError("--n must be >= 1")
     if not 0 <= args.reject < 1:
         raise UserError(f"--reject {args.reject}: must lie in [0, 1)")
+    if args.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
+    from fastgan.io.files import ensure_writable
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; name a file ending in .npy or .png")
+    ensure_writable(out.parent)                         # before any work
     import numpy as np                                 # torch loads after the flags are checked
     from fastgan.io.device import resolve_device
     from fastgan.io.images import grid, write_png
@@ -45,7 +51,6 @@ def main(argv=None) -> int:
     x, rate = reject(G, D, args.n, args.seed, args.reject)        # 0: plain sampling
     if args.reject:
         print(f"D kept {100 * rate:.1f}% of G's samples")
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         np.save(out, x)
     else:

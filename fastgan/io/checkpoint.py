@@ -13,16 +13,15 @@ import re
 import sys
 from pathlib import Path
 
-import torch
-
-from fastgan.io.cli import UserError
+from fastgan.io.cli import BadValue
 from fastgan.io.files import atomic_write, digest as file_digest
 
 _NAME = re.compile(r"step_(\d{8})\.pt$")
 
 
-class CheckpointError(UserError):
-    """A checkpoint that cannot be used: missing, unreadable, or failing its checksum."""
+class CheckpointError(BadValue):
+    """A checkpoint that cannot be used: missing, unreadable, or failing its checksum (one line
+    and exit 2 from a command, a ValueError from the API)."""
 
 
 def path_for(run_dir, step: int) -> Path:
@@ -38,7 +37,11 @@ def save(run_dir, step: int, state: dict, config: dict, keep: int = 3) -> Path:
     all but the newest `keep`."""
     path = path_for(run_dir, step)
     _sum_path(path).unlink(missing_ok=True)               # never a stale sum beside a new file
-    atomic_write(path, lambda f: torch.save({"step": step, "config": config, **state}, f))
+    import io
+    import torch                          # here, so that listing a run's checkpoints needs none
+    buffer = io.BytesIO()                 # serialized first: a full disk then fails a plain
+    torch.save({"step": step, "config": config, **state}, buffer)   # write (ENOSPC, the path)
+    atomic_write(path, lambda f: f.write(buffer.getbuffer()))
     digest = file_digest(path)
     atomic_write(_sum_path(path), lambda f: f.write(f"{digest}  {path.name}\n".encode()))
     verify(path)                                           # read back from disk before rotating
@@ -80,7 +83,7 @@ def clean_partial(run_dir) -> list[Path]:
 def latest(run_dir) -> Path:
     found = list_checkpoints(run_dir)
     if not found:
-        raise UserError(f"no checkpoint in {Path(run_dir) / 'checkpoints'}")
+        raise CheckpointError(f"no checkpoint in {Path(run_dir) / 'checkpoints'}")
     return found[-1]
 
 
@@ -90,7 +93,7 @@ def latest_good(run_dir, log=None) -> tuple[Path, dict]:
     log = log or (lambda m: print(m, file=sys.stderr))
     found = list_checkpoints(run_dir)
     if not found:
-        raise UserError(f"no checkpoint in {Path(run_dir) / 'checkpoints'}")
+        raise CheckpointError(f"no checkpoint in {Path(run_dir) / 'checkpoints'}")
     for i, path in enumerate(reversed(found)):
         try:
             ckpt = load(path)
@@ -100,7 +103,7 @@ def latest_good(run_dir, log=None) -> tuple[Path, dict]:
         if i:
             log(f"using {path}, the newest checkpoint that verifies")
         return path, ckpt
-    raise UserError(f"no usable checkpoint in {Path(run_dir) / 'checkpoints'}: all "
+    raise CheckpointError(f"no usable checkpoint in {Path(run_dir) / 'checkpoints'}: all "
                     f"{len(found)} fail their checks")
 
 
@@ -113,6 +116,7 @@ def load(path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} not found")
     verify(path)
+    import torch
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for a damaged or foreign file

@@ -1,9 +1,11 @@
-"""Atomic file writes (a temporary file in the same folder, then a rename over the target) and
-file digests."""
+"""Atomic file writes (a temporary file in the same folder, then a rename over the target), file
+digests, and an output folder checked for writing before any work is done."""
 import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+from fastgan.io.cli import BadValue, os_fault
 
 
 def _umask() -> int:
@@ -24,6 +26,10 @@ def atomic_write(path, write) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.filename is None:                 # a failed write names no file: name the target
+            e.filename = str(path)
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -37,3 +43,20 @@ def digest(path, algorithm: str = "sha256") -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def ensure_writable(folder, flag: str = "--out") -> Path:
+    """Makes folder (and its parents) and checks that a file can be created in it; raises
+    BadValue (exit 2) when it is a file, WriteError (one line naming it, exit 4) when the
+    system refuses. Called before any work is done."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise BadValue(f"{flag} {folder} is a file, not a folder; name a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".fastgan-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise os_fault(e) from None
+    return folder

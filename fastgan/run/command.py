@@ -8,22 +8,17 @@ saturated (the last good checkpoint is kept), 130 interrupted by Ctrl-C or SIGTE
 is written first; --resume continues).
 """
 import argparse
-import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
+from fastgan.config import FIXED_ON_RESUME, TrainConfig, add_flags, field_value, from_flags
 from fastgan.io.cli import Parser, UserError, run
-from fastgan.config import TrainConfig, add_flags, field_value, from_dict, from_flags, validate
-
-# Flags a resumed run may not change: they fix the model, the data order or the state's shape.
-FIXED_ON_RESUME = ("seed", "batch_size", "train_size", "k", "share_g_forward", "ema_decay",
-                   "latent_dim", "g_hidden", "d_hidden", "image_dim", "negative_slope",
-                   "d_dropout", "d_input_dropout", "d_maxout", "d_spectral_norm", "d_mbstd",
-                   "ema_start")
 
 
 def parse(argv) -> tuple[TrainConfig, Path, dict | None]:
+    """The config of the flags (on --resume, the run's own with the flags applied), checked by
+    fastgan.run.folder.check_run; its folder; the checkpoint to resume from (or None)."""
+    from fastgan.run.folder import check_run, read_config
     parser = Parser(prog="fastgan.train", description=__doc__.split("\n")[0],
                     argument_default=argparse.SUPPRESS)
     add_flags(parser, TrainConfig)
@@ -31,9 +26,9 @@ def parse(argv) -> tuple[TrainConfig, Path, dict | None]:
     resume = None
     if given.get("resume"):
         run_dir = Path(given["resume"])
-        if not (run_dir / "config.json").is_file():
-            raise UserError(f"--resume {run_dir}: not a run folder (no config.json)")
-        saved = from_dict(json.loads((run_dir / "config.json").read_text()))
+        if not run_dir.is_dir():
+            raise UserError(f"--resume {run_dir}: not a run folder (no such folder)")
+        saved = read_config(run_dir)
         cfg = from_flags(given, saved)
         for name in FIXED_ON_RESUME:
             old, new = field_value(saved, name), field_value(cfg, name)
@@ -43,22 +38,17 @@ def parse(argv) -> tuple[TrainConfig, Path, dict | None]:
         from fastgan.io import checkpoint
         path, resume = checkpoint.latest_good(run_dir)
         resume["path"] = path
-        total = cfg.steps if cfg.steps is not None else None
-        if total is not None and total < resume["step"]:
-            raise UserError(f"--resume: --steps {total} is below the checkpoint's step "
-                            f"{resume['step']}")
+        cfg.out = str(run_dir)
     else:
         cfg = from_flags(given)
-        run_dir = Path(cfg.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
-    cfg.out, cfg.resume = str(run_dir), None
-    validate(cfg)
-    return cfg, run_dir, resume
+    cfg.resume = None
+    return cfg, check_run(cfg, resume), resume
 
 
 def main(argv=None) -> int:
     cfg, run_dir, resume = parse(argv)       # flags checked before torch and triton load
-    from fastgan.run.loop import fit
-    summary = fit(cfg, resume)
+    from fastgan.run.fit import train_run
+    summary = train_run(cfg, run_dir, resume)
     print(f"done: {summary['steps']} steps, {summary['steps_per_s']:.1f} steps/s "
           f"(compile/warm-up {summary['compile_s']:.1f} s, training {summary['train_s']:.1f} s)")
     if summary["scores"]:

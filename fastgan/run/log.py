@@ -22,7 +22,7 @@ class Log:
 
     def __init__(self, run_dir, tensorboard: bool = True, resume_step: int = 0):
         self.run_dir = Path(run_dir)
-        self.records = _load_records(self.run_dir / "metrics.jsonl", resume_step)
+        self.records = _kept_records(self.run_dir, resume_step)
         self.metrics = open(self.run_dir / "metrics.jsonl", "a")
         self.tb = None
         if tensorboard:
@@ -118,11 +118,13 @@ class Progress:
             self.bar = None
 
 
-def _load_records(path: Path, resume_step: int) -> list[dict]:
-    """Earlier records up to the resumed step; later ones (past the checkpoint) are dropped."""
+def _kept_records(run_dir: Path, resume_step: int) -> list[dict]:
+    """Earlier records up to the resumed step, written back; later ones (past the checkpoint,
+    trained again) and a cut last line are dropped."""
+    from fastgan.run.folder import read_records
+    path = run_dir / "metrics.jsonl"
     if not path.exists():
         return []
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    records = [r for r in records if r.get("step", 0) <= resume_step]
+    records = read_records(run_dir, upto=resume_step)
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return records

@@ -18,7 +18,8 @@ import time
 import types
 from pathlib import Path
 
-from fastgan.io.cli import DivergenceError, Interrupted, UserError
+from fastgan.io.cli import DivergenceError, Interrupted, UserError, os_fault
+from fastgan.io.files import ensure_writable
 
 __all__ = ["run", "sweep"]
 
@@ -26,16 +27,15 @@ __all__ = ["run", "sweep"]
 def _fixed_on_resume(plan: dict, overrides: dict) -> list:
     """The members' configs with a resume's overrides (one value each, for every member),
     refused where fastgan.train --resume would refuse them."""
-    from fastgan.config import field_value, from_dict, from_flags, validate
-    from fastgan.run.command import FIXED_ON_RESUME
-    from fastgan.sweep.grid import flag
+    from fastgan.config import (FIXED_ON_RESUME, field_value, flag_name, from_dict, from_flags,
+                                validate)
     configs = []
     for entry in plan["members"]:
         saved = from_dict(entry["config"])
         cfg = from_flags(overrides, saved)
         for name in FIXED_ON_RESUME:
             if field_value(saved, name) != field_value(cfg, name):
-                raise UserError(f"--resume: {flag(name)} {field_value(cfg, name)} differs from "
+                raise UserError(f"--resume: {flag_name(name)} {field_value(cfg, name)} differs from "
                                 f"member {entry['index']}'s {field_value(saved, name)}; it "
                                 "cannot change on resume (start a new sweep)")
         validate(cfg)
@@ -46,13 +46,10 @@ def _fixed_on_resume(plan: dict, overrides: dict) -> list:
 def plan_for(lists: dict, settings, out: Path, eval_: bool, parzen: bool):
     """A new sweep's plan: its members from the lists (and settings), checked."""
     from fastgan.sweep import grid, runner
-    member_flags = grid.members(lists, settings)
+    member_flags, configs = grid.members(lists, settings)
     varied = grid.varied(member_flags)
-    configs = []
-    for i, flags in enumerate(member_flags):
-        cfg = grid.config(flags)
-        cfg.out = str(out / runner.member_dir(Path(""), i, len(member_flags)))
-        configs.append(cfg)
+    for i, cfg in enumerate(configs):
+        cfg.out = str(out / runner.member_dir(Path(""), i, len(configs)))
     return runner.new_plan(out, member_flags, configs, varied,
                            lambda f: grid.setting_of(f, varied), eval_, parzen)
 
@@ -86,6 +83,7 @@ def run(lists: dict | None = None, settings=None, out=None, resume: bool = False
             raise UserError(f"{out} already holds a sweep; use --resume {out} or another --out")
         plan = plan_for(lists or {}, settings, out, eval_, parzen)
     from fastgan import data                  # MNIST found and verified before any folder
+                                              # (once: the groups take the same arrays)
     first = plan["members"][0]["config"]
     data.load_split(data.find(first["data_dir"]), "train")
     n = len(plan["members"])
@@ -95,6 +93,7 @@ def run(lists: dict | None = None, settings=None, out=None, resume: bool = False
     cores = torch.get_num_threads() if threads is None else threads
     torch.set_num_threads(max(1, cores))
     if w.local_rank == 0:
+        ensure_writable(out)
         runner.write_plan(out, plan)
     device = ranks.device_for(plan["members"][0]["config"]["device"], w)
     indices = ranks.split(n, w)
@@ -113,6 +112,9 @@ def run(lists: dict | None = None, settings=None, out=None, resume: bool = False
             why = " (stopped by torchrun: another rank failed, or the job was stopped)" \
                 if w.distributed else ""
             raise Interrupted(f"{where}{e}{why}; continue with --resume {out}") from None
+        except OSError as e:
+            raise os_fault(e, f"the members' good checkpoints are kept: continue with "
+                              f"--resume {out}") from None
         rows = run_.rows()
         gathered = ranks.gather(rows, w)
     finally:

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from fastgan.io.cli import Parser, UserError
+from fastgan.io.cli import Parser, UserError, WriteError, os_fault
 from fastgan.sweep import grid
 
 EPILOG = """lists: --lr-g 2e-4,4e-4 (comma list), --seeds 0-7 (integer range), --d-hidden
@@ -82,6 +82,9 @@ def cli() -> None:
         if rank == 0 or e.exit_code != 2:            # bad input: every rank finds the same
             print(f"error: {f'rank {rank}: ' if rank else ''}{e}", file=sys.stderr)
         code = e.exit_code
+    except OSError as e:                        # the operating system's fault: one line
+        print(f"error: {os_fault(e)}", file=sys.stderr)
+        code = WriteError.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130

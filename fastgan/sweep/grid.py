@@ -14,16 +14,16 @@ import itertools
 import json
 from pathlib import Path
 
-from fastgan.io.cli import UserError
-from fastgan.config import SHARED, ModelConfig, TrainConfig, from_flags, validate
+from fastgan.io.cli import BadType, BadValue, UserError
+from fastgan.config import (SHARED, ModelConfig, TrainConfig, field_kind, flag_name,
+                            from_flags, validate)
 
 FIELDS = {f.name: f for cls in (TrainConfig, ModelConfig) for f in dataclasses.fields(cls)
           if f.name != "model"}
 NOT_FLAGS = ("resume", "eval")       # the sweep's own --resume (its folder) and --no-eval
 
 
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+flag = flag_name
 
 
 def _kind(name: str):
@@ -31,14 +31,7 @@ def _kind(name: str):
     default = getattr(TrainConfig(), name, None)
     if default is None and hasattr(ModelConfig, name):
         default = getattr(ModelConfig(), name)
-    f = FIELDS[name]
-    if isinstance(default, bool) or f.type == (bool | None):
-        return bool
-    if isinstance(default, tuple):
-        return tuple
-    if isinstance(default, (int, float, str)):
-        return type(default)
-    return int if "int" in str(f.type) else float if "float" in str(f.type) else str
+    return field_kind(FIELDS[name], default)
 
 
 def _one(name: str, text: str):
@@ -107,8 +100,8 @@ def parse(given: dict) -> dict:
     return {name: values(name, text) for name, text in given.items() if text is not None}
 
 
-def members(lists: dict, settings: list[dict] | None = None) -> list[dict]:
-    """Each member's flags (name -> value): the product of the lists (name -> [values]) in
+def members(lists: dict, settings: list[dict] | None = None) -> tuple[list[dict], list]:
+    """Each member's flags (name -> value) and its checked TrainConfig: the product of the lists (name -> [values]) in
     field order, the seed innermost; or, given settings (a members file's entries), each
     setting over the lists' single values, crossed with the seeds. Checks that config.SHARED
     flags take one value, that no two members are the same run, and every member as
@@ -128,20 +121,28 @@ def members(lists: dict, settings: list[dict] | None = None) -> list[dict]:
             if len(vals) > 1:
                 raise UserError(f"{flag(name)}: with --members, flags take one value (list the "
                                 "settings in the file)")
+        for i, s in enumerate(settings):
+            if not isinstance(s, dict):
+                raise BadType(f"members: entry {i} must be a dict of flag names to values")
+            for name in s:
+                if name not in FIELDS or name in NOT_FLAGS or name in SHARED or name == "seed":
+                    raise BadValue(f"members: entry {i}: {name!r} is not a flag a member may "
+                                   "set (see fastgan.sweep --help)")
         settings = [{**{k: v[0] for k, v in lists.items()}, **s} for s in settings]
     else:
         settings = [dict(zip(lists, combo)) for combo in itertools.product(*lists.values())]
     out = [{**setting, "seed": seed} for setting in settings for seed in seeds]
-    seen = {}
+    seen, configs = {}, []
     for i, m in enumerate(out):
         cfg = config(m)
+        configs.append(cfg)
         run = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("lr", "lr_d", "lr_g")}
         run.update(d_lr=cfg.d_lr, g_lr=cfg.g_lr)         # what trains, however it was given
         key = json.dumps(run, sort_keys=True, default=str)
         if key in seen:
             raise UserError(f"members {seen[key]} and {i} are the same run ({describe(m)})")
         seen[key] = i
-    return out
+    return out, configs
 
 
 def read(path: str) -> list[dict]:
@@ -153,6 +154,8 @@ def read(path: str) -> list[dict]:
         raise UserError(f"--members {path}: cannot read it ({e.strerror or e})") from None
     except json.JSONDecodeError as e:
         raise UserError(f"--members {path}: not JSON ({e.msg} at line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"--members {path}: not a text file (expected a JSON list)") from None
     if not isinstance(raw, list) or not raw or not all(isinstance(m, dict) for m in raw):
         raise UserError(f"--members {path}: expected a non-empty JSON list of objects "
                         "(flag name -> value)")
@@ -178,7 +181,7 @@ def config(flags: dict, base: TrainConfig | None = None) -> TrainConfig:
     try:
         validate(cfg)
     except UserError as e:
-        raise UserError(f"{e} ({describe(flags)})") from None
+        raise type(e)(f"{e} ({describe(flags)})") from None
     return cfg
 
 

@@ -5,10 +5,12 @@ DIR/plan.json      the members: index, folder, flags, setting, and the whole con
 DIR/members/NNN/   member NNN's run folder (config.json, metrics.jsonl, samples/, curves.png,
                    checkpoints/, summary.json): fastgan.sample, fastgan.eval and
                    fastgan.load_generator take it as a run
-A sweep resumes (--resume DIR, or by itself when torchrun restarts its workers) from each
-group's newest step at which every unfinished member has a checkpoint that verifies: members of
-a group step together, and a kill can land between two members' writes. A member that stopped
-(diverged, saturated, or reached --target-fid) stays stopped.
+A sweep resumes (--resume DIR, or by itself when torchrun restarts its workers) each member
+from its own newest checkpoint that verifies and loads: members that stand at one step train
+as one group again, members at different steps (ranks that drifted apart, a kill between two
+members' writes) as groups of their own. No checkpoint is deleted to make them meet. A member
+whose checkpoints are all unusable is named and left alone; the others go on. A member that
+stopped (diverged, saturated, or reached --target-fid) stays stopped.
 """
 import json
 from pathlib import Path
@@ -17,11 +19,12 @@ import torch
 
 from fastgan.io import checkpoint
 from fastgan.io.cli import UserError
-from fastgan.config import from_dict, group_key, to_dict
+from fastgan.config import from_dict, group_key, to_dict, total_steps
 from fastgan.io.files import atomic_write
 from fastgan.run.log import Progress
 from fastgan.streams import generator
-from fastgan.run.loop import STOPPED, Group, Member, prepare, total_steps
+from fastgan.run.folder import check_run, prepare, read_records, read_summary
+from fastgan.run.loop import STOPPED, Group, Member
 
 PLAN = "plan.json"
 
@@ -50,62 +53,24 @@ def started(out: Path) -> bool:
     return any(checkpoint.list_checkpoints(d) for d in (Path(out) / "members").glob("*"))
 
 
-def _summary(run_dir: Path) -> dict | None:
-    path = run_dir / "summary.json"
-    try:
-        return json.loads(path.read_text()) if path.is_file() else None
-    except json.JSONDecodeError:
-        return None
-
-
 def finished(run_dir: Path, cfg) -> bool:
     """A member that needs no more training: it stopped early, or it is done at its length."""
-    s = _summary(run_dir)
+    s = read_summary(run_dir)
     if s is None or s.get("status") is None:
         return False
     return s["status"] in STOPPED or bool(s.get("target")) or s["steps"] >= total_steps(cfg)
 
 
-def _good_steps(run_dir: Path) -> dict:
-    """{step: path} of a member's checkpoints that verify."""
-    out = {}
-    for path in checkpoint.list_checkpoints(run_dir):
-        try:
-            checkpoint.verify(path)
-        except checkpoint.CheckpointError as e:
-            print(f"warning: {e}; not used", flush=True)
-            continue
-        out[int(path.stem.split("_")[1])] = path
-    return out
-
-
-def resume_point(dirs: list[Path]) -> tuple[int | None, list[dict | None]]:
-    """The newest step at which every one of a group's members has a good checkpoint, and each
-    member's state there (None: start the group afresh). Checkpoints past that step were
-    written by some members only before a kill: they are deleted (the steps are redone, to the
-    same bits on the CPU)."""
-    good = [_good_steps(d) for d in dirs]
-    common = set.intersection(*(set(g) for g in good)) if good else set()
-    if not common:
-        for g in good:                        # no step all members reached: start afresh
-            for path in g.values():
-                _remove(path)
-        return None, [None] * len(dirs)
-    step = max(common)
-    states = []
-    for g in good:
-        for s, path in g.items():
-            if s > step:
-                _remove(path)
-        state = checkpoint.load(g[step])
-        state["path"] = g[step]
-        states.append(state)
-    return step, states
-
-
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
-    path.with_name(path.name + ".sha256").unlink(missing_ok=True)
+def resume_state(run_dir: Path, log) -> dict | None:
+    """A member's state to resume from: its own newest checkpoint that verifies and loads
+    (checkpoint.latest_good, which names each bad newer one), or None when it has none yet.
+    Raises UserError when it has checkpoints and none is usable. Nothing is deleted: a newer
+    damaged file is only replaced when training writes that step again."""
+    if not checkpoint.list_checkpoints(run_dir):
+        return None
+    path, state = checkpoint.latest_good(run_dir, log)
+    state["path"] = path
+    return state
 
 
 class Runner:
@@ -117,6 +82,7 @@ class Runner:
         self.entries = [plan["members"][i] for i in indices]
         self.configs = {e["index"]: from_dict(e["config"]) for e in self.entries}
         self.progress_on = progress
+        self.skipped = {}                     # index -> why it was left alone
 
     def dir(self, index: int) -> Path:
         return self.out / self.plan["members"][index]["dir"]
@@ -130,11 +96,30 @@ class Runner:
                 groups.setdefault(group_key(cfg), []).append(i)
         return list(groups.values())
 
-    def train(self) -> None:
+    def plan_groups(self, log) -> list[tuple[list[int], int, list]]:
+        """(members, step, states) of each group to train: members of one shape that resume
+        from the same step (or start afresh) train together; members at different steps (ranks
+        that drifted apart before a kill) train as groups of their own, each from its own newest
+        good checkpoint. A member whose checkpoints are all unusable is named and left alone."""
         plan = []
         for members in self.groups():
-            step, states = resume_point([self.dir(i) for i in members])
-            plan.append((members, step or 0, states))
+            by_step = {}
+            for i in members:
+                try:
+                    state = resume_state(self.dir(i), log)
+                except UserError as e:
+                    self.skipped[i] = f"no usable checkpoint ({e}); its folder is left as it is"
+                    log(f"warning: member {self.plan['members'][i]['dir']}: {self.skipped[i]}")
+                    continue
+                key = -1 if state is None else state["step"]
+                by_step.setdefault(key, []).append((i, state))
+            for key, entries in sorted(by_step.items()):
+                plan.append(([i for i, _ in entries], max(key, 0), [s for _, s in entries]))
+        return plan
+
+    def train(self) -> None:
+        say = (lambda m: None) if self.quiet else (lambda m: print(m, flush=True))
+        plan = self.plan_groups(say)
         total = sum(len(m) * total_steps(self.configs[m[0]]) for m, _, _ in plan)
         done = sum(len(m) * step for m, step, _ in plan)
         if not plan:
@@ -150,6 +135,7 @@ class Runner:
                                f": {total_steps(cfg)} steps from step {step}")
                 group = []
                 for i, state in zip(members, states):
+                    check_run(self.configs[i], state)
                     prepare(self.configs[i], self.dir(i), state)
                     group.append(Member(self.configs[i], self.dir(i), state))
                 Group(group, progress, final_eval=self.plan.get("eval", True)).train()
@@ -165,7 +151,7 @@ class Runner:
         from fastgan.eval.trained import load_generator, sample_members
         ev = None
         for i in self.indices:
-            s = _summary(self.dir(i))
+            s = read_summary(self.dir(i))
             if s is None or s["status"] in STOPPED or "parzen" in s:
                 continue
             ev = ev or Evaluator(self.configs[i].data_dir, "cpu", log=lambda m: None)
@@ -183,10 +169,10 @@ class Runner:
         out = []
         for entry in self.entries:
             d = self.dir(entry["index"])
-            s = _summary(d) or {"status": "not run", "steps": 0}
-            metrics = d / "metrics.jsonl"
-            records = ([json.loads(line) for line in metrics.read_text().splitlines()
-                        if line.strip()] if metrics.is_file() else [])
+            s = read_summary(d) or {"status": "not run", "steps": 0}
+            if entry["index"] in self.skipped:
+                s = {"status": "not run", "steps": 0, "reason": self.skipped[entry["index"]]}
+            records = read_records(d)
             final = d / "samples" / "final.png"
             last_grid = final if final.is_file() else max(
                 (d / "samples").glob("epoch_*.png"), default=None)
