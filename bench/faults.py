@@ -5,8 +5,9 @@ and is counted as
     traceback  a Python traceback, or an exception of a type the API does not promise;
     wrong      the run went on silently where it should have stopped, or the wrong exit code;
     lost       a file that was there before is gone or changed (beyond what the case allows).
-    python bench/faults.py [--save] [--only NAME]  (about 3 minutes on 2 cores)
---save writes bench/results/faults.{json,md}. Cases that need root's tmpfs (full disk,
+    python bench/faults.py [--save] [--readme README.md] [--only NAME]   (4 minutes, 2 cores)
+--save writes bench/results/faults.{json,md}; --readme puts the tally in the README's
+<!-- faults --> block. Cases that need root's tmpfs (full disk,
 read-only place) are skipped with the reason where no tmpfs can be mounted.
 """
 import argparse
@@ -382,6 +383,7 @@ def disk_full(tmp):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--save", action="store_true", help="write bench/results/faults.{json,md}")
+    p.add_argument("--readme", type=Path, help="write the tally into this README's faults block")
     p.add_argument("--only", help="run the cases whose name holds this")
     args = p.parse_args(argv)
     results = []
@@ -426,6 +428,11 @@ def main(argv=None) -> int:
             f"# The fault battery (`python bench/faults.py --save`)\n\n{line}.\n"
             f"torch {env['torch']}, commit {env['commit']}, {env['date']}, CPU.\n\n"
             f"| case | kind | verdict | detail |\n|---|---|---|---|\n{rows}\n")
+    if args.readme:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from common import splice
+        splice(args.readme, "faults", f"{line} (`bench/results/faults.md`, CPU, "
+                                      f"{time.strftime('%Y-%m-%d')}).\n")
     return 0 if counts["clean"] == tried else 1
 
 
