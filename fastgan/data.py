@@ -187,11 +187,15 @@ class Batches:
         self.images, self.batch_size = images, batch_size
         self.seeds = [seeds] if isinstance(seeds, int) else list(seeds)
         self.per_epoch = len(images) // batch_size   # the last partial batch is dropped
-        self._epoch, self._perm = None, None
+        self._epoch, self._perm, self._next = None, None, None
+        # the next batch's positions in the epoch's permutation, advanced on the device: a
+        # host offset that changed every batch would be frozen into a captured graph
+        self._rows = torch.arange(batch_size, device=images.device)           # [B]
 
     def get(self, batch_index: int) -> torch.Tensor:
         """The global batch number batch_index (epoch = batch_index // per_epoch) of every
-        member: [E, B, 784]."""
+        member: [E, B, 784]. Batches are taken in order; the host only starts each epoch (its
+        permutations) and any jump in the numbering (a resume)."""
         from fastgan.streams import generator
         epoch, i = divmod(batch_index, self.per_epoch)
         if epoch != self._epoch:                     # once per epoch: a permutation per member
@@ -201,7 +205,12 @@ class Batches:
                                generator=generator(s, "data", epoch, device=device))
                 for s in self.seeds])                                       # [E, n]
             self._epoch = epoch
-        idx = self._perm[:, i * self.batch_size:(i + 1) * self.batch_size]  # [E, B]
+        if batch_index != self._next:                # a new epoch or a jump: placed from the host
+            self._rows = torch.arange(i * self.batch_size, (i + 1) * self.batch_size,
+                                      device=self.images.device)
+        idx = self._perm.index_select(1, self._rows)                        # [E, B]
+        self._rows += self.batch_size
+        self._next = batch_index + 1 if i + 1 < self.per_epoch else None
         return self.images[idx]
 
     def select(self, members) -> "Batches":
@@ -209,4 +218,5 @@ class Batches:
         out = Batches(self.images, self.batch_size, [self.seeds[e] for e in members])
         if self._perm is not None:
             out._epoch, out._perm = self._epoch, self._perm[list(members)]
+            out._rows, out._next = self._rows.clone(), self._next
         return out

@@ -13,7 +13,8 @@ stay on the device.
 
 MemberEMA: ema <- ema + w (theta - ema), w = 1 - min(decay_e, (1 + t) / (10 + t)) at the t-th
 update since the member's start (the warm-up keeps early averages from dwelling on the random
-initial G): one fused foreach lerp per distinct (decay, start). Before its start (--ema-start G
+initial G): one fused foreach lerp per distinct (decay, start), w computed on the device from a
+device count (no host number that changes per step). Before its start (--ema-start G
 steps), and always for a member without an average (decay 0), w = 1: an exact copy of its G, so
 the stacked average is always the generator that samples.
 """
@@ -103,16 +104,41 @@ class MemberEMA:
         self.groups = {key: ([a[e] for e in m for a in avg],
                              [p.detach()[e] for e in m for p in src])
                        for key, m in _groups(zip(self.decays, starts)).items()}
-        self.steps = 0
+        # the update count on the device, so the weight of each update is computed there: a
+        # host float that changed every step would be frozen into a captured graph
+        self._t = torch.zeros((), dtype=torch.float64, device=avg[0].device)
+        self._steps = 0
+
+    @property
+    def steps(self) -> int:
+        """Updates so far (a host count kept beside the device one: checkpoints read it)."""
+        return self._steps
+
+    @steps.setter
+    def steps(self, value: int) -> None:
+        self._steps = int(value)
+        self._t.fill_(self._steps)
 
     @staticmethod
     def weight(decay: float, start: int, steps: int) -> float:
-        """w of the update after `steps` earlier ones."""
+        """w of the update after `steps` earlier ones (host arithmetic, as the device's)."""
         t = steps - start
         return 1.0 - min(decay, (1 + t) / (10 + t)) if decay and t >= 0 else 1.0
+
+    def _weight(self, decay: float, start: int) -> torch.Tensor:
+        """weight(decay, start, steps) computed on the device in float64 (the same rounding
+        as the host's), as the float32 the lerp uses."""
+        t = self._t - start
+        w = torch.where(t >= 0, 1 - ((t + 1) / (t + 10)).clamp(max=decay), 1.0)
+        return w.float()
 
     @torch.no_grad()
     def update(self) -> None:
         for (decay, start), (avg, src) in self.groups.items():
-            torch._foreach_lerp_(avg, src, self.weight(decay, start, self.steps))
-        self.steps += 1
+            if decay == 0:                   # no average: an exact copy, a constant weight
+                torch._foreach_lerp_(avg, src, 1.0)
+                continue
+            w = self._weight(decay, start)   # expanded per tensor: a 0-d tensor weight would
+            torch._foreach_lerp_(avg, src, [w.expand(a.shape) for a in avg])  # be read back
+        self._t += 1
+        self._steps += 1
