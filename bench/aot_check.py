@@ -208,12 +208,14 @@ def compile_random(target: int) -> list[dict]:
     from fastgan.kernels import member_random as mr
     out = []
     for name, fn, sig, const in (
-            ("member_bits", mr._bits_kernel, {"seed_ptr": "*i64", "out_ptr": "*i32",
-                                              "draw": "i32", "n_words": "i32", "s_out": "i32",
+            ("member_bits", mr._bits_kernel, {"seed_ptr": "*i64", "draw_ptr": "*i64",
+                                              "out_ptr": "*i32", "draw_offset": "i32",
+                                              "n_words": "i32", "s_out": "i32",
                                               "BLOCK": "constexpr"}, {"BLOCK": mr.BLOCK}),
             ("member_normal", mr._normal_kernel,
-             {"seed_ptr": "*i64", "scale_ptr": "*fp32", "out_ptr": "*fp32", "draw": "i32",
-              "n": "i32", "s_out": "i32", "HAS_SCALE": "constexpr", "BLOCK": "constexpr"},
+             {"seed_ptr": "*i64", "scale_ptr": "*fp32", "draw_ptr": "*i64", "out_ptr": "*fp32",
+              "draw_offset": "i32", "n": "i32", "s_out": "i32", "HAS_SCALE": "constexpr",
+              "BLOCK": "constexpr"},
              {"HAS_SCALE": True, "BLOCK": mr.BLOCK})):
         log = io.StringIO()
         row = dict(kernel=name, tile=[mr.BLOCK], act="-", bias=False, precision="-",
@@ -281,11 +283,13 @@ def kernels_as_launched(target: int) -> list[str]:
         cases.append((f"bce TARGET1={target1}", sb._bce_kernel, bce,
                       {"TARGET1": target1, "BLOCK": sb.BLOCK}, 4, 1))
     cases.append(("member_bits", mr._bits_kernel,
-                  {"seed_ptr": "*i64", "out_ptr": "*i32", "draw": "i32", "n_words": "i32",
-                   "s_out": "i32", "BLOCK": "constexpr"}, {"BLOCK": mr.BLOCK}, 4, 1))
+                  {"seed_ptr": "*i64", "draw_ptr": "*i64", "out_ptr": "*i32",
+                   "draw_offset": "i32", "n_words": "i32", "s_out": "i32", "BLOCK": "constexpr"},
+                  {"BLOCK": mr.BLOCK}, 4, 1))
     cases.append(("member_normal", mr._normal_kernel,
-                  {"seed_ptr": "*i64", "scale_ptr": "*fp32", "out_ptr": "*fp32", "draw": "i32",
-                   "n": "i32", "s_out": "i32", "HAS_SCALE": "constexpr", "BLOCK": "constexpr"},
+                  {"seed_ptr": "*i64", "scale_ptr": "*fp32", "draw_ptr": "*i64",
+                   "out_ptr": "*fp32", "draw_offset": "i32", "n": "i32", "s_out": "i32",
+                   "HAS_SCALE": "constexpr", "BLOCK": "constexpr"},
                   {"HAS_SCALE": True, "BLOCK": mr.BLOCK}, 4, 1))
     bad = []
     for name, fn, sig, const, warps, stages in cases:

@@ -208,6 +208,11 @@ class GAN:
         factor (fastgan.schedules.lr_factor) on its configured values (host floats: no sync)."""
         self.lr_scales = [lr_factor(c, step, total) for c in self.cfgs]
 
+    def end_step(self) -> None:
+        """After a whole step (its k D updates and its G update): the random streams' device
+        counters advance (fastgan.streams), so each step launches its draws alike."""
+        self.streams.end_step()
+
     def update_ema(self) -> None:
         if self.ema is not None:
             self.ema.update()

@@ -128,8 +128,10 @@ class MemberEMA:
     def _weight(self, decay: float, start: int) -> torch.Tensor:
         """weight(decay, start, steps) computed on the device in float64 (the same rounding
         as the host's), as the float32 the lerp uses."""
-        t = self._t - start
-        w = torch.where(t >= 0, 1 - ((t + 1) / (t + 10)).clamp(max=decay), 1.0)
+        t = self._t - start if start else self._t
+        w = 1 - ((t + 1) / (t + 10)).clamp(max=decay)
+        if start:                              # before its start: a copy (w = 1)
+            w = torch.where(t >= 0, w, 1.0)
         return w.float()
 
     @torch.no_grad()

@@ -68,3 +68,4 @@ def train_step(gan, batches, step: int, total: int, stats: Stats) -> None:
         stats.d_updates += k
         stats.g += gan.g_step(cfg.batch_size, left, topk)
     stats.g_updates += 1
+    gan.end_step()

@@ -16,7 +16,10 @@ one stream per object: the one place a step loops over members), and a member th
 draw (a dropout rate or noise of 0) makes none. On CUDA each stream is a counter-based Philox
 stream keyed by the same seed (fastgan.kernels.member_random): a draw is one launch for all
 members, numbered by a counter that advances once per draw slot of the step, drawn or skipped,
-so the numbering, and with it every member's numbers, is the same alone or in any group.
+so the numbering, and with it every member's numbers, is the same alone or in any group. The
+kernels read a draw's number as a device counter (the count at the step's start) plus the
+draw's place in the step; `end_step` advances the counter on the device, so every step launches
+its draws with the same arguments (what a captured CUDA graph replays).
 """
 import math
 
@@ -48,15 +51,35 @@ class Streams:
             self.keys = {use: torch.tensor([stream_seed(s, use) for s in self.seeds],
                                            dtype=torch.int64, device=self.device)
                          for use in ("noise", "masks")}
-            self.draws = {"noise": 0, "masks": 0}
+            self.draws = {"noise": 0, "masks": 0}          # draws so far (host: checkpoints)
+            self._base = {use: torch.zeros(1, dtype=torch.int64, device=self.device)
+                          for use in self.draws}           # the count at the step's start
+            self._at_base = dict(self.draws)
+            self._advance = {}                              # (use, count) -> device increment
         else:
             self.noise = [generator(s, "noise", device=self.device) for s in self.seeds]
             self.masks = [generator(s, "masks", device=self.device) for s in self.seeds]
 
     def _next(self, use: str) -> int:
-        draw = self.draws[use]
+        """The next draw's place after the step's base count (its number: base + place)."""
+        place = self.draws[use] - self._at_base[use]
         self.draws[use] += 1
-        return draw
+        return place
+
+    def end_step(self) -> None:
+        """Folds this step's draws into the device counters (one add per use, by the same
+        increment every step), so the next step's draws take the same places again."""
+        if not self.counted:
+            return
+        for use, base in self._base.items():
+            count = self.draws[use] - self._at_base[use]
+            if count:
+                inc = self._advance.get((use, count))
+                if inc is None:                    # once: the step's count of draws
+                    inc = self._advance[(use, count)] = torch.tensor(
+                        [count], dtype=torch.int64, device=self.device)
+                base += inc
+            self._at_base[use] = self.draws[use]
 
     def skip(self, use: str) -> None:
         """A draw slot no member of this group needs: counted streams number it all the same."""
@@ -72,7 +95,9 @@ class Streams:
             n = math.prod(shape)
             factor = (torch.tensor(scale, dtype=torch.float32).to(self.device, non_blocking=True)
                       if scale is not None else None)
-            return member_normal(self.keys["noise"], self._next("noise"), n, factor).view(E, *shape)
+            place = self._next("noise")
+            return member_normal(self.keys["noise"], self._base["noise"], n, factor,
+                                 offset=place).view(E, *shape)
         out = torch.empty(E, *shape, device=self.device)
         for e, gen in enumerate(self.noise):
             if scale is None:
@@ -90,7 +115,9 @@ class Streams:
         E, n = len(self.seeds), rows * width
         if self.counted:
             from fastgan.kernels.member_random import member_bits
-            return member_bits(self.keys["masks"], self._next("masks"), n).view(E, rows, width)
+            place = self._next("masks")
+            return member_bits(self.keys["masks"], self._base["masks"], n,
+                               offset=place).view(E, rows, width)
         words = torch.empty(E, (n + 3) // 4, dtype=torch.int64, device=self.device)
         for e, gen in enumerate(self.masks):        # one full-range int64 per 4 units
             if draw is None or draw[e]:
@@ -114,6 +141,8 @@ class Streams:
                 else:
                     self.keys[use][e] = stream_seed(self.seeds[e], use, step)
                     self.draws[use] = 0
+                self._base[use].fill_(self.draws[use])     # the counter, set from the host
+                self._at_base[use] = self.draws[use]      # outside any step
                 continue
             gen, saved = getattr(self, use)[e], state.get(use)
             if saved is not None and saved.numel() == gen.get_state().numel():

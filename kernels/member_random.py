@@ -6,8 +6,13 @@ Philox counters (i, d), i the position in the draw: value = philox(seeds[e]; i, 
 what member e gets depends on its seed, the draw number and the position alone, never on E or
 on the other members, and a draw is one launch whatever E is (the member is grid axis 1).
 
-    member_bits(seeds [E], draw, n)              -> int16 [E, n], uniform 16-bit words
-    member_normal(seeds [E], draw, n, scale)     -> float32 [E, n], N(0, 1) (times scale[e])
+    member_bits(seeds [E], draw, n, offset)          -> int16 [E, n], uniform 16-bit words
+    member_normal(seeds [E], draw, n, scale, offset) -> float32 [E, n], N(0, 1) (times scale[e])
+
+The draw number is draw + offset: draw an int, or a device counter (int64 [1]) that the kernels
+read, so the caller can advance it on the device and launch each draw of a training step with
+the same arguments every step (what a captured CUDA graph replays). Draw numbers stay below
+2^32 (the counter's high word): 12 draws a default step, 2^32 of them last 350 million steps.
 
 The CUDA path of fastgan.streams; the pure-PyTorch Philox beside it (member_random_ref) is the
 tests' truth, bit for bit for the words (the normals within rounding: log and cos are the
@@ -30,21 +35,23 @@ BLOCK = 1024
 
 # ---- kernels -------------------------------------------------------------------------------
 @triton.jit
-def _counters(draw, BLOCK: tl.constexpr):
-    """(positions, int64 Philox counters: draw << 32 | position) of this program's block."""
+def _counters(draw_ptr, draw_offset, BLOCK: tl.constexpr):
+    """(positions, int64 Philox counters: draw << 32 | position) of this program's block; the
+    draw number is *draw_ptr + draw_offset (a device counter and the draw's place after it)."""
     i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    return i, (draw.to(tl.int64) << 32) | i.to(tl.int64)
+    draw = tl.load(draw_ptr) + draw_offset.to(tl.int64)
+    return i, (draw << 32) | i.to(tl.int64)
 
 
-# `draw` changes every launch: never specialized (Triton would pass a 1 as a Python int, with no
-# .to(), and compile a variant for draws divisible by 16).
-@triton.jit(do_not_specialize=["draw"])
-def _bits_kernel(seed_ptr, out_ptr, draw, n_words, s_out, BLOCK: tl.constexpr):
+# `draw_offset` is never specialized (Triton would pass a 1 as a Python int, with no .to(), and
+# compile a variant for offsets divisible by 16).
+@triton.jit(do_not_specialize=["draw_offset"])
+def _bits_kernel(seed_ptr, draw_ptr, out_ptr, draw_offset, n_words, s_out, BLOCK: tl.constexpr):
     # out [E, n_words] int32, member e = program_id(1); each counter gives 4 words, stored at
     # 4 i .. 4 i + 3 (the counters this program owns: i in [pid * BLOCK, (pid + 1) * BLOCK))
     e = tl.program_id(1).to(tl.int64)
     seed = tl.load(seed_ptr + e)
-    i, offs = _counters(draw, BLOCK)
+    i, offs = _counters(draw_ptr, draw_offset, BLOCK)
     r0, r1, r2, r3 = tl.randint4x(seed, offs)
     base = out_ptr + e * s_out + 4 * i
     tl.store(base, r0.to(tl.int32, bitcast=True), mask=4 * i < n_words)
@@ -53,13 +60,13 @@ def _bits_kernel(seed_ptr, out_ptr, draw, n_words, s_out, BLOCK: tl.constexpr):
     tl.store(base + 3, r3.to(tl.int32, bitcast=True), mask=4 * i + 3 < n_words)
 
 
-@triton.jit(do_not_specialize=["draw"])
-def _normal_kernel(seed_ptr, scale_ptr, out_ptr, draw, n, s_out, HAS_SCALE: tl.constexpr,
-                   BLOCK: tl.constexpr):
+@triton.jit(do_not_specialize=["draw_offset"])
+def _normal_kernel(seed_ptr, scale_ptr, draw_ptr, out_ptr, draw_offset, n, s_out,
+                   HAS_SCALE: tl.constexpr, BLOCK: tl.constexpr):
     # out [E, n] float32: tl.randn of counter (draw, i), times scale[e] when given
     e = tl.program_id(1).to(tl.int64)
     seed = tl.load(seed_ptr + e)
-    i, offs = _counters(draw, BLOCK)
+    i, offs = _counters(draw_ptr, draw_offset, BLOCK)
     v = tl.randn(seed, offs)
     if HAS_SCALE:
         v = v * tl.load(scale_ptr + e)
@@ -67,46 +74,67 @@ def _normal_kernel(seed_ptr, scale_ptr, out_ptr, draw, n, s_out, HAS_SCALE: tl.c
 
 
 # ---- launchers -----------------------------------------------------------------------------
-def _check(seeds, draw, n):
+def _check(seeds, n, offset):
     if seeds.dtype != torch.int64 or seeds.dim() != 1 or seeds.numel() == 0:
         raise ValueError(f"member_random: seeds must be int64 [E], E >= 1; got {seeds.dtype} "
                          f"{tuple(seeds.shape)}")
-    if not 0 <= draw < 2 ** 32 or not 1 <= n < 2 ** 31:
-        raise ValueError(f"member_random: draw {draw} must be in [0, 2^32), n {n} in [1, 2^31)")
+    if not 1 <= n < 2 ** 31 or not 0 <= offset < 2 ** 31:
+        raise ValueError(f"member_random: n {n} must be in [1, 2^31), offset {offset} in "
+                         "[0, 2^31)")
+
+
+def _draw(seeds, draw) -> torch.Tensor:
+    """The draw's base as an int64 [1] tensor on the seeds' device: a device counter as given,
+    or a draw number (an int in [0, 2^32)) made into one."""
+    if isinstance(draw, torch.Tensor):
+        if draw.dtype != torch.int64 or draw.shape != (1,) or draw.device != seeds.device:
+            raise ValueError(f"member_random: a draw counter must be int64 [1] on "
+                             f"{seeds.device}; got {draw.dtype} {tuple(draw.shape)} on "
+                             f"{draw.device}")
+        return draw
+    if not 0 <= draw < 2 ** 32:
+        raise ValueError(f"member_random: draw {draw} must be in [0, 2^32)")
+    return torch.tensor([int(draw)], dtype=torch.int64, device=seeds.device)
 
 
 @triton_op("fastgan::member_bits", mutates_args={})
-def member_bits_op(seeds: torch.Tensor, draw: int, n_words: int) -> torch.Tensor:
+def member_bits_op(seeds: torch.Tensor, draw: torch.Tensor, offset: int,
+                   n_words: int) -> torch.Tensor:
     E = seeds.shape[0]
     out = torch.empty((E, n_words), dtype=torch.int32, device=seeds.device)
     grid = (triton.cdiv(triton.cdiv(n_words, 4), BLOCK), E)
-    launcher(_bits_kernel)[grid](seeds, out, draw, n_words, out.stride(0), BLOCK=BLOCK)
+    launcher(_bits_kernel)[grid](seeds, draw, out, offset, n_words, out.stride(0), BLOCK=BLOCK)
     return out
 
 
 @triton_op("fastgan::member_normal", mutates_args={})
-def member_normal_op(seeds: torch.Tensor, scale: torch.Tensor | None, draw: int,
-                     n: int) -> torch.Tensor:
+def member_normal_op(seeds: torch.Tensor, scale: torch.Tensor | None, draw: torch.Tensor,
+                     offset: int, n: int) -> torch.Tensor:
     E = seeds.shape[0]
     out = torch.empty((E, n), dtype=torch.float32, device=seeds.device)
     grid = (triton.cdiv(n, BLOCK), E)
     scale_ = scale if scale is not None else out.new_empty(1)   # unread; never out itself
-    launcher(_normal_kernel)[grid](seeds, scale_, out, draw, n, out.stride(0),
+    launcher(_normal_kernel)[grid](seeds, scale_, draw, out, offset, n, out.stride(0),
                                    HAS_SCALE=scale is not None, BLOCK=BLOCK)
     return out
 
 
 # ---- public functions ----------------------------------------------------------------------
-def member_bits(seeds: torch.Tensor, draw: int, n: int) -> torch.Tensor:
-    """int16 [E, n] of uniform random 16-bit words: member e's from its stream, draw `draw`."""
-    _check(seeds, draw, n)
-    words = member_bits_op(seeds, int(draw), (n + 1) // 2)              # int32 [E, ceil(n/2)]
+def member_bits(seeds: torch.Tensor, draw, n: int, offset: int = 0) -> torch.Tensor:
+    """int16 [E, n] of uniform random 16-bit words: member e's from its stream, draw number
+    draw + offset. draw: an int, or an int64 [1] device counter (fastgan.streams passes its
+    counter and the draw's place in the step, so a step's launches take the same arguments
+    every step)."""
+    _check(seeds, n, offset)
+    words = member_bits_op(seeds, _draw(seeds, draw), int(offset), (n + 1) // 2)  # [E, n/2]
     return words.view(torch.int16)[:, :n]
 
 
-def member_normal(seeds: torch.Tensor, draw: int, n: int, scale: torch.Tensor | None = None):
-    """float32 [E, n] of N(0, 1), times scale[e] (float32 [E]) when given."""
-    _check(seeds, draw, n)
+def member_normal(seeds: torch.Tensor, draw, n: int, scale: torch.Tensor | None = None,
+                  offset: int = 0):
+    """float32 [E, n] of N(0, 1), times scale[e] (float32 [E]) when given; draw as in
+    member_bits."""
+    _check(seeds, n, offset)
     if scale is not None and (scale.shape != seeds.shape or scale.dtype != torch.float32):
         raise ValueError("member_random: scale must be float32 [E], like seeds")
-    return member_normal_op(seeds, scale, int(draw), n)
+    return member_normal_op(seeds, scale, _draw(seeds, draw), int(offset), n)

@@ -90,3 +90,21 @@ def test_launches_per_step(share, fwd, members):
     draws = 2 if not share else 1
     assert c["torch_ops"]["aten::normal_"] == draws * members
     assert c["torch_ops"]["aten::random_"] == 6 * members
+
+
+@runs_linear_act
+@pytest.mark.skipif(not INTERPRET, reason="records launches in the Triton interpreter")
+def test_the_default_step_is_capture_safe():
+    """Two consecutive steps of the default recipe along the CUDA code path launch the same
+    kernels with the same non-tensor arguments (no draw number, minibatch offset or average's
+    weight that a captured graph would freeze), and read nothing back to the host
+    (bench/capture_check.py)."""
+    import sys
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / "bench"))
+    import capture_check
+    narrow = ModelConfig(latent_dim=16, g_hidden=(16, 16, 32), d_hidden=(32, 16))  # same depth
+    a, b = capture_check.record_steps(TrainConfig(model=narrow, batch_size=16, seed=0))
+    assert any(name == "triton::_bits_kernel" for name, _, _ in a)   # the draws were recorded
+    found = capture_check.hazards(a, b)
+    assert not found, "\n".join(f"{h['kind']} {h['what']}: {h['detail']}" for h in found)

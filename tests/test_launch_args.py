@@ -47,6 +47,7 @@ def _ops():
     y, dy = torch.randn(E, M, N), torch.randn(E, M, N)
     z, fake, t = torch.randn(E, M), torch.randn(E, 3), torch.rand(E, M)
     seeds = torch.arange(E, dtype=torch.int64)
+    draw = torch.zeros(1, dtype=torch.int64)
     return [
         ("linear_act_fwd bias", lambda: linear_act_fwd(x, w, b, 0, 0.2, "ieee")),
         ("linear_act_fwd no-bias", lambda: linear_act_fwd(x, w, None, 0, 0.2, "ieee")),
@@ -60,9 +61,9 @@ def _ops():
         ("discriminator_bce_fwd float", lambda: discriminator_bce_fwd(z, fake, None, 0.9)),
         ("discriminator_bce_fwd per-member",
          lambda: discriminator_bce_fwd(z, fake, t[:, 0], 0.0)),
-        ("member_bits", lambda: member_bits_op(seeds, 1, 9)),
-        ("member_normal scale", lambda: member_normal_op(seeds, torch.rand(E), 1, 9)),
-        ("member_normal no-scale", lambda: member_normal_op(seeds, None, 1, 9)),
+        ("member_bits", lambda: member_bits_op(seeds, draw, 1, 9)),
+        ("member_normal scale", lambda: member_normal_op(seeds, torch.rand(E), draw, 1, 9)),
+        ("member_normal no-scale", lambda: member_normal_op(seeds, None, draw, 1, 9)),
     ]
 
 

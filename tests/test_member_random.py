@@ -89,6 +89,33 @@ def test_bad_arguments():
         member_bits(torch.tensor([1.0]), 0, 4)
     with pytest.raises(ValueError, match="draw"):
         member_bits(torch.tensor([1]), 2 ** 32, 4)
+    with pytest.raises(ValueError, match="draw counter must be int64"):
+        member_bits(torch.tensor([1]), torch.zeros(1, dtype=torch.int32), 4)
+    with pytest.raises(ValueError, match="offset"):
+        member_bits(torch.tensor([1]), 0, 4, offset=-1)
+
+
+def test_a_device_counter_draws_the_host_numbering():
+    """The streams' device counter plus a draw's place in its step gives the numbers of the
+    host numbering (the draw's count since the start), over steps with end_step between them
+    and after a resume."""
+    from fastgan.streams import Streams
+    seeds = [SEEDS[0], SEEDS[2], SEEDS[4]]
+    keys = lambda s: s.keys["masks"].cpu()
+    s = Streams(seeds, DEVICE, counted=True)
+    numbers = []
+    for step in range(3):
+        for width in (5, 17, 3):                          # three draws a step
+            numbers.append(s.draws["masks"])
+            got = s.bits(2, width).cpu()
+            want = member_bits_ref(keys(s), numbers[-1], 2 * width).view(3, 2, width)
+            assert torch.equal(got, want), f"step {step}, draw {numbers[-1]}"
+        s.end_step()
+    assert numbers == list(range(9)) and s.draws["masks"] == 9
+    again = Streams(seeds, DEVICE, counted=True)           # a resume at that point
+    for e in range(3):
+        again.load_state(e, s.state(e), step=3)
+    assert torch.equal(again.bits(2, 5).cpu(), s.bits(2, 5).cpu())
 
 
 def _gan(cfgs):
