@@ -337,3 +337,27 @@ def test_the_python_api_returns_the_table(tmp_path, mnist_dir):
     assert all(m["status"] == "done" for m in table["members"])
     import types
     assert isinstance(fastgan.sweep, types.ModuleType) and callable(fastgan.sweep)
+
+
+def test_a_grid_that_does_not_fit_is_refused_naming_how_many_would(tmp_path, mnist_dir,
+                                                                     monkeypatch):
+    """Before anything is written: one line (a ValueError from the API) naming how many members
+    of the grid's largest group would fit in the device's free memory."""
+    import fastgan
+    from fastgan.config import ModelConfig, TrainConfig
+    from fastgan.sweep import memory
+    tiny = dict(latent_dim=8, g_hidden=(16, 32), d_hidden=(32, 16))
+    cfg = TrainConfig(train_size=640, batch_size=32, k=1, model=ModelConfig(**tiny))
+    each, images = memory.member_bytes(cfg), memory.images_bytes(cfg)
+    assert each >= 4 * (4 * (8 * 16 + 16 + 16 * 32 + 32 + 32 * 784 + 784))    # G's state alone
+    monkeypatch.setattr(memory, "free_bytes",
+                        lambda device: int((images + 2.5 * each) / memory.HEADROOM))
+    out = tmp_path / "sw"
+    with pytest.raises(ValueError, match=r"5 members of one shape need about .* about 2 would "
+                                         r"fit; split the grid or use more ranks"):
+        fastgan.sweep(seeds=[0, 1, 2, 3, 4], out=str(out), device="cpu", data_dir=str(mnist_dir),
+                      train_size=640, batch_size=32, k=1, steps=2, progress=False, **tiny)
+    assert not out.exists()
+    fastgan.sweep(seeds=[0, 1], out=str(out), device="cpu", data_dir=str(mnist_dir), eval=False,
+                  train_size=640, batch_size=32, k=1, steps=2, progress=False, **tiny)
+    assert (out / "members" / "001" / "summary.json").is_file()

@@ -140,6 +140,8 @@ class Group:
             m.log = Log(m.dir, cfg.tensorboard, self.step)
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         self.start_step, self.compile_s = self.step, 0.0
+        if self.device.type == "cuda":           # the group's peak, per member, in summaries
+            torch.cuda.reset_peak_memory_stats(self.device)
         self.t_start = time.perf_counter()
         t_mark, mark_step = self.t_start, self.step
         eval_s = 0.0

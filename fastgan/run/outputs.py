@@ -114,6 +114,13 @@ def evaluate(group, train_s: float) -> None:
     group.progress.show(group.step, group.total, records)
 
 
+def _peak_mb(group) -> float | None:
+    """The group's peak device memory so far over its members, in MiB (CUDA; None elsewhere)."""
+    if group.device.type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(group.device) / len(group.all_members) / 2 ** 20
+
+
 def finish(group, m) -> None:
     """A member's last outputs (final grid, curves, summary.json), whatever its status."""
     e = group.members.index(m)
@@ -135,7 +142,7 @@ def finish(group, m) -> None:
                            if k in last_eval[-1]} if last_eval else None),
                "steps_per_s": max(done_steps - 1, 0) / max(wall, 1e-9),
                "samples": str(samples) if samples else None, "curves": str(save_curves(m)),
-               "checkpoint": str(m.last_ckpt)}
+               "checkpoint": str(m.last_ckpt), "peak_mb_per_member": _peak_mb(group)}
     m.summary = summary
     atomic_write(m.dir / "summary.json",
                  lambda f: f.write((json.dumps(summary, indent=2) + "\n").encode()))

@@ -43,6 +43,20 @@ def _fixed_on_resume(plan: dict, overrides: dict) -> list:
     return configs
 
 
+def _check_memory(plan: dict, indices: list[int], device: str) -> None:
+    """Refuses (one line, exit 2) a rank's members whose largest group would not fit in its
+    device's free memory (fastgan.sweep.memory)."""
+    from fastgan.config import from_dict, group_key
+    from fastgan.io.device import resolve_device
+    from fastgan.sweep import memory
+    groups = {}
+    for i in indices:
+        cfg = from_dict(plan["members"][i]["config"])
+        groups.setdefault(group_key(cfg), []).append(cfg)
+    where = resolve_device(device)
+    memory.check_fits(list(groups.values()), where, memory.free_bytes(where))
+
+
 def plan_for(lists: dict, settings, out: Path, eval_: bool, parzen: bool):
     """A new sweep's plan: its members from the lists (and settings), checked."""
     from fastgan.sweep import grid, runner
@@ -92,11 +106,12 @@ def run(lists: dict | None = None, settings=None, out=None, resume: bool = False
                         f"--nproc-per-node {n} or fewer)")
     cores = torch.get_num_threads() if threads is None else threads
     torch.set_num_threads(max(1, cores))
+    device = ranks.device_for(plan["members"][0]["config"]["device"], w)
+    indices = ranks.split(n, w)
+    _check_memory(plan, indices, device)      # before anything is written
     if w.local_rank == 0:
         ensure_writable(out)
         runner.write_plan(out, plan)
-    device = ranks.device_for(plan["members"][0]["config"]["device"], w)
-    indices = ranks.split(n, w)
     for i in indices:
         plan["members"][i]["config"]["device"] = device
     ranks.start(w, device)

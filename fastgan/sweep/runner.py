@@ -180,6 +180,7 @@ class Runner:
                    "setting": entry["setting"], "seed": entry["flags"].get("seed", 0),
                    "status": s["status"], "reason": s.get("reason"), "steps": s["steps"],
                    "steps_per_s": s.get("steps_per_s"), "train_s": s.get("train_s"),
+                   "peak_mb_per_member": s.get("peak_mb_per_member"),
                    "target_step": (s.get("target") or {}).get("step"),
                    "curve": [(r["step"], r["fid"]) for r in records if "fid" in r]}
             scores = s.get("scores")
