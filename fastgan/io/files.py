@@ -45,13 +45,19 @@ def digest(path, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
+def refuse_file(folder, flag: str = "--out") -> Path:
+    """folder as a Path; raises BadValue (exit 2) when a file stands there (writes nothing)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise BadValue(f"{flag} {folder} is a file, not a folder; name a folder")
+    return folder
+
+
 def ensure_writable(folder, flag: str = "--out") -> Path:
     """Makes folder (and its parents) and checks that a file can be created in it; raises
     BadValue (exit 2) when it is a file, WriteError (one line naming it, exit 4) when the
     system refuses. Called before any work is done."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise BadValue(f"{flag} {folder} is a file, not a folder; name a folder")
+    folder = refuse_file(folder, flag)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".fastgan-write-check-")

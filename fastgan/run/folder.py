@@ -17,7 +17,7 @@ from pathlib import Path
 from fastgan.config import TrainConfig, from_dict, to_dict, total_steps, validate
 from fastgan.io import checkpoint
 from fastgan.io.cli import UserError
-from fastgan.io.files import atomic_write
+from fastgan.io.files import atomic_write, refuse_file
 
 # What a run writes in its folder (all that `remove_run` deletes: nothing else is touched).
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json", "curves.png", "checkpoints",
@@ -45,9 +45,7 @@ def check_run(cfg: TrainConfig, resume: dict | None = None) -> Path:
                         f"checkpoint's step {resume['step']} (raise --epochs or --steps)")
     if resume is None and holds_run(run_dir):
         raise UserError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"--out {run_dir} is a file, not a folder; name a folder")
-    return run_dir
+    return refuse_file(run_dir)
 
 
 def prepare(cfg: TrainConfig, run_dir: Path, resume: dict | None) -> None:
