@@ -21,6 +21,7 @@ with the arguments they had when it was captured, so
 """
 import argparse
 import collections
+import contextlib
 import json
 import os
 import sys
@@ -70,6 +71,25 @@ class Recorder(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+@contextlib.contextmanager
+def recording(log: list):
+    """Appends every launch inside to log: (name, non-tensor args, kwargs), Triton kernels (in
+    the interpreter) and PyTorch ops alike."""
+    run = interpreter.InterpretedFunction.run
+
+    def recorded(self, *args, grid, warmup, **kw):
+        if not warmup:
+            log.append((f"triton::{self.fn.__name__}", _plain(list(args)),
+                        _plain({"grid": grid, **kw})))
+        return run(self, *args, grid=grid, warmup=warmup, **kw)
+    interpreter.InterpretedFunction.run = recorded
+    try:
+        with Recorder(log):
+            yield log
+    finally:
+        interpreter.InterpretedFunction.run = run
+
+
 def record_steps(cfg: TrainConfig, steps=(1, 2)) -> list[list]:
     """Each step's launches: [(name, non-tensor args, kwargs)] in order."""
     kernels.set_backend("triton")
@@ -80,23 +100,12 @@ def record_steps(cfg: TrainConfig, steps=(1, 2)) -> list[list]:
                       [cfg.seed])
     stats = Stats(1, "cpu")
     total = 1000
-    run = interpreter.InterpretedFunction.run
+    train_step(gan, batches, 0, total, stats)                       # warm-up
     logs = []
-
-    def recorded(self, *args, grid, warmup, **kw):
-        if not warmup and logs:
-            logs[-1].append((f"triton::{self.fn.__name__}", _plain(list(args)),
-                             _plain({"grid": grid, **kw})))
-        return run(self, *args, grid=grid, warmup=warmup, **kw)
-    interpreter.InterpretedFunction.run = recorded
-    try:
-        train_step(gan, batches, 0, total, stats)                   # warm-up
-        for t in steps:
-            logs.append([])
-            with Recorder(logs[-1]):
-                train_step(gan, batches, t, total, stats)
-    finally:
-        interpreter.InterpretedFunction.run = run
+    for t in steps:
+        with recording([]) as log:
+            train_step(gan, batches, t, total, stats)
+        logs.append(log)
     return logs
 
 

@@ -14,6 +14,10 @@
 #            (bench/profile_ops.py -> bench/results/profile_ops.{json,md})
 #   sweep    member-steps/s of E = 1..64 members on the GPU -> bench/results/sweep_speed_cuda.*,
 #            and a one-epoch 8-seed sweep on CUDA (fastgan.sweep, scored)
+#   step     Algorithm 1's default step (k = 2) at batch 256 and 64: fastgan eager, compiled and
+#            as one CUDA graph (1 and 10 steps a replay) against the plain PyTorch GAN eager,
+#            compiled and reduce-overhead, and a profile of one replay
+#            -> bench/results/gpu/step.{json,md} ($STEP_ARGS are passed on; about 5 minutes)
 # usage: [FASTGAN_DATA=DIR] [STAGE_LIMIT=S] bash bench/gpu_session.sh OUTDIR [stage ...]
 #        bash bench/gpu_session.sh --dry-run   (here, on the CPU: checks every file, flag and
 #        path the stages use, and that the tests they run collect; runs nothing on a GPU)
@@ -33,7 +37,7 @@ if [ "${1:-}" = "--dry-run" ]; then
       tests/test_interpreter_training.py tests/test_compile.py tests/test_launch_args.py \
       bench/test_linear_act.py \
       bench/test_sigmoid_bce.py bench/report.py bench/train_speed.py bench/sweep_speed.py \
-      bench/profile_ops.py \
+      bench/profile_ops.py bench/step_speed.py tests/test_graphs.py \
       docs/benchmarks.md bench/results; do
     [ -e "$f" ] || { echo "dry-run: missing $f" >&2; bad=1; }
   done
@@ -45,7 +49,7 @@ if [ "${1:-}" = "--dry-run" ]; then
   done
   python -m pytest -q --collect-only -p no:cacheprovider tests/test_kernels.py \
       tests/test_member_random.py tests/test_interpreter_training.py \
-      tests/test_parity.py tests/test_compile.py tests/test_launch_args.py \
+      tests/test_parity.py tests/test_compile.py tests/test_launch_args.py tests/test_graphs.py \
       bench/test_linear_act.py bench/test_sigmoid_bce.py > /dev/null \
       || { echo "dry-run: the stages' tests do not collect" >&2; bad=1; }
   python - <<'PY' || bad=1
@@ -54,14 +58,15 @@ from fastgan.run.command import parse as train_flags
 from fastgan.sweep.__main__ import parse as sweep_flags
 used = {"bench/train_speed.py": ["--save", "--readme"],
         "bench/sweep_speed.py": ["--cuda", "--scaling", "--steps", "--save"],
-        "bench/report.py": ["--readme"], "bench/profile_ops.py": ["--save"]}
+        "bench/report.py": ["--readme"], "bench/profile_ops.py": ["--save"],
+        "bench/step_speed.py": ["--profile", "--save"]}
 for script, flags in used.items():
     text = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True).stdout
     for f in flags:
         if f not in text:
             sys.exit(f"dry-run: {script} has no {f}")
 for graphs in ("--no-cuda-graphs", "--cuda-graphs"):
-    train_flags(["--device", "cuda", "--steps", "300", graphs,
+    train_flags(["--device", "cuda", "--steps", "300", graphs, "--graph-steps", "10",
                  "--no-progress", "--out", "/tmp/fastgan-run" + graphs])
 sweep_flags(["--device", "cuda", "--seeds", "0-7", "--epochs", "1", "--no-progress",
              "--out", "/tmp/fastgan-sweep"])
@@ -69,7 +74,7 @@ PY
   [ $bad = 0 ] && echo "dry-run: every file, flag and path of the stages checks out"
   exit $bad
 fi
-out=${1:?usage: bench/gpu_session.sh OUTDIR [run] [tests] [profile] [kernels] [train] [sweep]}
+out=${1:?usage: bench/gpu_session.sh OUTDIR [run] [tests] [profile] [kernels] [train] [sweep] [step]}
 shift
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
@@ -80,7 +85,7 @@ if [ ! -f "$FASTGAN_DATA/train-images-idx3-ubyte.gz" ]; then
   echo "error: no MNIST in $FASTGAN_DATA (set FASTGAN_DATA or carry .mnist/)" >&2
   exit 2
 fi
-stages=${*:-run tests profile kernels train sweep}
+stages=${*:-run tests profile kernels train sweep step}
 limit=${STAGE_LIMIT:-540}
 workers=()
 per_test=()
@@ -96,6 +101,7 @@ for stage in $stages; do
     run)
       for graphs in --no-cuda-graphs --cuda-graphs; do
         timeout_py -m fastgan.train --device cuda --steps "${RUN_STEPS:-300}" $graphs \
+            --graph-steps 10 \
             --no-progress --out "/tmp/fastgan-run$graphs" > "$out/run$graphs.log" 2>&1 \
             || { echo "run $graphs: exit $?"; status=1; }
         echo "== fastgan.train $graphs"; tail -12 "$out/run$graphs.log"
@@ -106,7 +112,8 @@ for stage in $stages; do
       FASTGAN_FAILURE_LOG="$out/failures.log" timeout_py -m pytest -rfE --tb=short \
           -p no:cacheprovider "${workers[@]}" "${per_test[@]}" tests/test_kernels.py \
           tests/test_parity.py tests/test_member_random.py tests/test_interpreter_training.py \
-          tests/test_compile.py tests/test_launch_args.py 2>&1 | grep -v "Benchmark" \
+          tests/test_compile.py tests/test_launch_args.py tests/test_graphs.py 2>&1 \
+          | grep -v "Benchmark" \
           | tee "$out/tests.log" | grep -E "(^|\] )(FAILED|ERROR) |passed|failed" || status=1 ;;
     kernels)
       timeout_py -m pytest -q -p no:cacheprovider bench/test_linear_act.py bench/test_sigmoid_bce.py \
@@ -131,6 +138,11 @@ for stage in $stages; do
       timeout_py -m fastgan.sweep --device cuda --seeds 0-7 --epochs 1 --no-progress \
           --out /tmp/fastgan-sweep > "$out/sweep.log" 2>&1 || status=1
       tail -14 "$out/sweep.log" ;;
+    step)
+      # shellcheck disable=SC2086
+      timeout_py bench/step_speed.py --profile --save ${STEP_ARGS:-} 2>&1 \
+          | tee "$out/step_speed.log" || status=1
+      cp bench/results/gpu/step.json bench/results/gpu/step.md "$out/" 2>/dev/null ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done

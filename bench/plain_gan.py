@@ -34,9 +34,10 @@ G_SIZES, D_SIZES, LATENT = (256, 512, 1024), (512, 256), 100
 
 def build(device, d_input_dropout: float = 0.0, d_dropout: float = 0.0, lr: float = 2e-4,
           g_sizes=G_SIZES):
-    """(G, D, step): the plain GAN and one training step of it, step(real [B, 784]) -> the
-    (d_loss, g_loss) tensors (no host sync). g_sizes: G's hidden widths (the benchmarks give it
-    fastgan's, to time like with like)."""
+    """(G, D, step): the plain GAN and one training step of it, step(real [B, 784], ...) -> the
+    (d_loss, g_loss) tensors (no host sync): one D update per real minibatch given (Algorithm
+    1's k), then one G update. g_sizes: G's hidden widths (the benchmarks give it fastgan's, to
+    time like with like)."""
     act = lambda: nn.LeakyReLU(0.2)
     g_layers, width = [], LATENT
     for n in g_sizes:
@@ -52,14 +53,15 @@ def build(device, d_input_dropout: float = 0.0, d_dropout: float = 0.0, lr: floa
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
 
-    def step(real):
-        b = real.shape[0]
+    def step(*reals):
+        b = reals[0].shape[0]
         ones, zeros = torch.ones(b, 1, device=device), torch.zeros(b, 1, device=device)
-        fake = G(torch.randn(b, LATENT, device=device))
-        d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
+        for real in reals:
+            fake = G(torch.randn(b, LATENT, device=device))
+            d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
         g_loss = bce(D(G(torch.randn(b, LATENT, device=device))), ones)
         opt_g.zero_grad()
         g_loss.backward()

@@ -6,8 +6,8 @@
 nn.Linear, nn.LeakyReLU, nn.Dropout in D as the default model has, nn.BCEWithLogitsLoss, two
 Adam optimizers); (b) "compile" and "max-autotune":
 that model's step under torch.compile in the default mode and in mode="max-autotune" (which adds
-CUDA graphs); (c) "fastgan": the project's GAN (its ops and compiled steps), and "fastgan-graphs" the same
-replayed as CUDA graphs (--cuda-graphs). All in one process, one after another, warm-up
+CUDA graphs); (c) "fastgan": the project's GAN (its ops and compiled steps), and "fastgan-graphs"
+its whole step captured as one CUDA graph (--cuda-graphs, fastgan.graphs). All in one process, one after another, warm-up
 excluded, timed with CUDA events on the GPU. Like with like: every mode gathers its real batch
 from 50,000 device-resident images by a fresh permutation, as the trainer does, and runs its
 float32 matmuls at --precision (tf32: torch's allow_tf32 and the kernels' tf32 dots; fp32: both
@@ -31,7 +31,8 @@ from fastgan import kernels  # noqa: E402
 from fastgan.config import ModelConfig, TrainConfig  # noqa: E402
 from fastgan.data import Batches  # noqa: E402
 from fastgan.gan import GAN  # noqa: E402
-from fastgan.step import Stats, train_step  # noqa: E402
+from fastgan.graphs import CudaGraphs, GraphedSteps  # noqa: E402
+from fastgan.step import Stats  # noqa: E402
 
 STEPS = 10 ** 6    # the run length the steps see (schedules, annealing): far beyond a benchmark
 from plain_gan import build  # noqa: E402
@@ -56,10 +57,11 @@ def make(mode: str, batches):
         graphs = mode == "fastgan-graphs"
         if graphs and not CUDA:
             raise SystemExit("error: fastgan-graphs needs CUDA")
-        gan = GAN(TrainConfig(batch_size=batches.batch_size, k=1), DEVICE, compile=CUDA,
-                  cuda_graphs=graphs)
+        gan = GAN(TrainConfig(batch_size=batches.batch_size, k=1), DEVICE, compile=CUDA)
         stats = Stats(1, DEVICE)
-        return lambda i: train_step(gan, batches, i, STEPS, stats)
+        runner = GraphedSteps(gan, batches, stats, STEPS, 1,
+                              CudaGraphs(DEVICE) if graphs else None)
+        return lambda i: runner.run(i, 1)
     raise ValueError(mode)
 
 

@@ -93,8 +93,10 @@ class TrainConfig:
                           "validation split, used by the Parzen estimate)")
     compile: bool | None = opt(None, "torch.compile the D and G steps (default: on for CUDA, "
                                "off for the CPU where eager measured faster)")
-    cuda_graphs: bool = opt(False, "replay the compiled D and G steps as CUDA graphs "
-                            "(torch.compile mode='reduce-overhead'; CUDA with --compile only)")
+    cuda_graphs: bool = opt(False, "capture Algorithm 1's whole step as a CUDA graph and "
+                            "replay it (CUDA only; fastgan.graphs)")
+    graph_steps: int = opt(1, "with --cuda-graphs, steps captured in one graph (one replay "
+                           "trains this many)")
     backend: str = opt("auto", "op implementation: triton (CUDA / interpreter) or torch "
                        "(the reference); auto picks triton where it runs",
                        choices=("auto", "triton", "torch"))
@@ -135,9 +137,9 @@ class TrainConfig:
 SHAPE = ("latent_dim", "g_hidden", "d_hidden", "image_dim", "negative_slope", "d_maxout",
          "d_spectral_norm", "d_mbstd", "batch_size", "k", "share_g_forward", "train_size",
          "epochs", "steps", "g_topk", "g_topk_decay")
-SHARED = ("device", "data_dir", "out", "resume", "compile", "cuda_graphs", "backend",
-          "precision", "log_every", "ckpt_every", "eval_every", "target_fid", "eval", "reject",
-          "progress", "tensorboard")
+SHARED = ("device", "data_dir", "out", "resume", "compile", "cuda_graphs", "graph_steps",
+          "backend", "precision", "log_every", "ckpt_every", "eval_every", "target_fid", "eval",
+          "reject", "progress", "tensorboard")
 # What a resumed run (or sweep) may not change: the model, the data order, the state's shape.
 FIXED_ON_RESUME = ("seed", "batch_size", "train_size", "k", "share_g_forward", "ema_decay",
                    "latent_dim", "g_hidden", "d_hidden", "image_dim", "negative_slope",
@@ -333,6 +335,7 @@ def validate(cfg: TrainConfig) -> None:
               (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "--beta1/--beta2 must be in [0, 1)"),
               (0 < cfg.real_label <= 1, "--real-label must be in (0, 1]"),
               (cfg.log_every >= 1 and cfg.ckpt_every >= 1, "--log-every/--ckpt-every must be >= 1"),
+              (cfg.graph_steps >= 1, "--graph-steps must be >= 1"),
               (1 <= cfg.train_size <= 60000, "--train-size must be in [1, 60000]"),
               (cfg.k < 1 or cfg.batch_size < 1 or cfg.batch_size > cfg.train_size
                or steps_per_epoch(cfg) >= 1,

@@ -200,18 +200,32 @@ class Batches:
         epoch, i = divmod(batch_index, self.per_epoch)
         if epoch != self._epoch:                     # once per epoch: a permutation per member
             device = self.images.device
-            self._perm = torch.stack([
+            perm = torch.stack([
                 torch.randperm(len(self.images), device=device,
                                generator=generator(s, "data", epoch, device=device))
                 for s in self.seeds])                                       # [E, n]
+            if self._perm is None:
+                self._perm = perm
+            else:                                    # in place: a captured graph reads it
+                self._perm.copy_(perm)
             self._epoch = epoch
         if batch_index != self._next:                # a new epoch or a jump: placed from the host
-            self._rows = torch.arange(i * self.batch_size, (i + 1) * self.batch_size,
-                                      device=self.images.device)
+            self._rows.copy_(torch.arange(i * self.batch_size, (i + 1) * self.batch_size,
+                                          device=self.images.device))
         idx = self._perm.index_select(1, self._rows)                        # [E, B]
         self._rows += self.batch_size
         self._next = batch_index + 1 if i + 1 < self.per_epoch else None
         return self.images[idx]
+
+    def in_order(self, first: int, count: int) -> bool:
+        """Whether batches first .. first + count - 1 follow the last one taken within one
+        epoch: taking them is device work alone (what a captured graph can replay)."""
+        return first == self._next and first % self.per_epoch + count <= self.per_epoch
+
+    def taken(self, first: int, count: int) -> None:
+        """The host's numbering after batches first .. first + count - 1 were taken on the
+        device (by a graph's replay; in_order held)."""
+        self._next = first + count if first % self.per_epoch + count < self.per_epoch else None
 
     def select(self, members) -> "Batches":
         """The same images for a subset of the members (indices into this one's)."""

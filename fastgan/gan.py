@@ -19,8 +19,8 @@ every input D sees, real and fake, in both steps. D's dropout masks come from 16
 per unit of the member's mask stream, drawn before each D forward.
 
 The forward of each step (and, through AOTAutograd, its backward) is one function of tensors
-that torch.compile(fullgraph=True) traces when compile is on (and, with cuda_graphs, replays as
-CUDA graphs). The optimizer is fastgan.optim's MemberAdam (PyTorch's fused Adam over each
+that torch.compile(fullgraph=True) traces when compile is on (the whole step's CUDA graph is
+fastgan.graphs'). The optimizer is fastgan.optim's MemberAdam (PyTorch's fused Adam over each
 member's slices) and the average MemberEMA. Nothing here reads a value back to the host: each
 step returns its statistics [E, .] as a device tensor that the caller accumulates.
 """
@@ -43,13 +43,13 @@ def _per_member(values, device):
 
 
 class GAN:
-    def __init__(self, cfgs, device: torch.device, compile: bool, cuda_graphs: bool = False):
+    def __init__(self, cfgs, device: torch.device, compile: bool):
         """cfgs: one TrainConfig or a list of them that agree on config.SHAPE (one group)."""
         self.cfgs = [cfgs] if isinstance(cfgs, TrainConfig) else list(cfgs)
         if len({group_key(c) for c in self.cfgs}) != 1:
             raise ValueError("members of one GAN must agree on their shapes (config.SHAPE)")
         self.cfg, self.device, self.members = self.cfgs[0], device, len(self.cfgs)
-        self.compile, self.cuda_graphs = compile, cuda_graphs
+        self.compile = compile
         cfgs, model, E = self.cfgs, self.cfgs[0].model, len(self.cfgs)
         inits = [generator(c.seed, "init") for c in cfgs]       # on the CPU: any device alike
         self.G = Generator(model, E, inits).to(device)
@@ -76,18 +76,10 @@ class GAN:
         self.shared = self.cfg.share_g_forward
         if self.shared and self.cfg.k != 1:
             raise ValueError("share_g_forward needs k = 1")
-        if cuda_graphs and not (compile and device.type == "cuda"):
-            raise ValueError("cuda_graphs needs compile=True on a CUDA device")
-        # The traced functions, compiled when compile is on. reduce-overhead: CUDA-graph trees
-        # record the compiled forward and backward once and replay them; each step's inputs
-        # (real, z, noise, masks) are copied into the recorded buffers, the parameters (updated
-        # in place by Adam) are static, and the stats a step returns are consumed by the caller
-        # before the next replay.
+        # The traced functions, compiled when compile is on (in the default mode: a whole-step
+        # CUDA graph, fastgan.graphs, captures their kernels with the rest of the step).
         def compiled(fn):
-            if not compile:
-                return fn
-            return torch.compile(fn, fullgraph=True,
-                                 mode="reduce-overhead" if cuda_graphs else None)
+            return torch.compile(fn, fullgraph=True) if compile else fn
         if self.shared:
             self._g_fake_fn = compiled(self._g_fake)
             self._d_on_fake_fn = compiled(self._d_on_fake)
@@ -265,7 +257,7 @@ class GAN:
         """A GAN of the given members only (indices into this one), their states carried over:
         how a sweep drops a member that stopped."""
         members = list(members)
-        out = GAN([self.cfgs[e] for e in members], self.device, self.compile, self.cuda_graphs)
+        out = GAN([self.cfgs[e] for e in members], self.device, self.compile)
         for i, e in enumerate(members):
             out.load_member_state(i, self.member_state(e))
         out.lr_scales = [self.lr_scales[e] for e in members]

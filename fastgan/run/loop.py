@@ -18,11 +18,12 @@ import torch
 from fastgan import data
 from fastgan.config import TrainConfig, steps_per_epoch, total_steps
 from fastgan.gan import GAN
+from fastgan.graphs import CudaGraphs, GraphedSteps
 from fastgan.io.cli import Interrupted
 from fastgan.io.device import resolve_device, setup_backend
 from fastgan.run import outputs
 from fastgan.run.log import Log, Progress
-from fastgan.step import Stats, train_step
+from fastgan.step import Stats
 
 # A saturated D (the collapse the paper warns of: log(1 - D(G(z))) saturates, G learns nothing):
 # D(x) above 1 - SATURATED and D(G(z)) below SATURATED in this many consecutive log records
@@ -75,7 +76,7 @@ class Group:
                                     cfg.batch_size, [m.cfg.seed for m in members])
         self.steps_per_epoch = steps_per_epoch(cfg)
         self.total = total_steps(cfg)
-        self.gan = GAN([m.cfg for m in members], self.device, self.compile, cfg.cuda_graphs)
+        self.gan = GAN([m.cfg for m in members], self.device, self.compile)
         self.stats = Stats(len(members), self.device)
         self.step = 0
         resumed = [m.resume for m in members if m.resume is not None]
@@ -92,6 +93,20 @@ class Group:
         self.evaluator = None
         self.progress = progress
         self.stop_signal = None
+        self.runner = self._runner()
+
+    def _runner(self) -> GraphedSteps:
+        """What runs the steps: train_step, eagerly, or captured as whole-step CUDA graphs."""
+        return GraphedSteps(self.gan, self.batches, self.stats, self.total, self.cfg.graph_steps,
+                            CudaGraphs(self.device) if self.cfg.cuda_graphs else None)
+
+    def _next_event(self) -> int:
+        """The steps up to the next log record, checkpoint, epoch end or the end (one step
+        when eager: a signal then stops the run at the next step)."""
+        if not self.cfg.cuda_graphs or self.step == self.start_step:
+            return 1
+        cfg, t = self.cfg, self.step
+        return min(e - t % e for e in (cfg.log_every, cfg.ckpt_every, self.steps_per_epoch))
 
     def _log(self, rate: float, wall: float) -> None:
         """Each member's log record of the interval (the host sync of this interval); stops
@@ -121,6 +136,7 @@ class Group:
             self.batches = self.batches.select(keep)
             self.fixed_z = self.fixed_z[keep]
             self.stats.keep(keep)
+            self.runner = self._runner()
 
     def _on_signal(self, signum, frame):
         self.stop_signal = signum
@@ -136,6 +152,8 @@ class Group:
         self.all_members = list(self.members)
         if self.progress is None:
             self.progress = Progress(self.total, cfg.progress, self.step)
+        if self.runner.note:
+            self.progress.write(self.runner.note)
         for m in self.members:
             m.log = Log(m.dir, cfg.tensorboard, self.step)
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -149,9 +167,10 @@ class Group:
             outputs.save_checkpoints(self)   # the initial state: a good checkpoint always exists
         try:
             while self.step < self.total and self.members:
-                train_step(self.gan, self.batches, self.step, self.total, self.stats)
-                self.step += 1
-                self.progress.tick(len(self.members))
+                n = min(self._next_event(), self.total - self.step)
+                self.runner.run(self.step, n)
+                self.step += n
+                self.progress.tick(n * len(self.members))
                 if self.step == self.start_step + 1:  # the first step compiles / warms up: apart
                     self._sync()
                     self.compile_s = time.perf_counter() - self.t_start
