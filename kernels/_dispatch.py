@@ -73,6 +73,29 @@ def launcher(kernel):
     return wrap_triton(kernel)
 
 
+_TILES = {}     # (autotuned kernel, launch key) -> the chosen tile's block sizes, keywords
+
+
+def launch(kernel, grid, args: tuple, key: tuple, direct: bool = False, **constexprs):
+    """kernel[grid](*args, **constexprs). Traced (torch.compile), through launcher's wrapper.
+    Eager: the first launch of a key goes through the autotuner, which picks its tile; later
+    ones go straight to the JIT function with that tile and the grid as numbers (no autotuner
+    Python, whose per-launch dict rebuilds and key cost more than the rest of the call). key must
+    fix the autotuner's own key (its key arguments and the tensors' dtype). grid: a function of
+    the tile's meta-parameters. direct: an eager call outside any op (nothing can trace it)."""
+    run = kernel if direct else launcher(kernel)
+    if run is not kernel or not hasattr(kernel, "configs"):       # traced, or not autotuned
+        return run[grid](*args, **constexprs)
+    chosen = _TILES.get((kernel, key))
+    if chosen is None:
+        out = kernel[grid](*args, **constexprs)
+        tile = kernel.best_config
+        _TILES[(kernel, key)] = (tile.kwargs, {**constexprs, **tile.all_kwargs()})
+        return out
+    meta, kwargs = chosen                # the tile's block sizes; every keyword of the launch
+    return kernel.fn.run(*args, grid=grid(meta), warmup=False, **kwargs)
+
+
 def set_precision(name: str) -> None:
     """Default float32 dot precision of the kernels on CUDA: "tf32" (tensor cores) or "fp32"
     (exact; Triton's input_precision calls it "ieee", the word the kernels pass on)."""

@@ -31,7 +31,7 @@ try:
 except ImportError:    # no Triton (macOS, Windows): the kernels are never launched
     from fastgan.kernels._no_triton import libdevice, tl, triton
 
-from fastgan.kernels._dispatch import INTERPRET, default_precision, launcher, use_triton
+from fastgan.kernels._dispatch import INTERPRET, default_precision, launch, use_triton
 from fastgan.kernels.linear_act_ref import linear_act_ref
 
 ACTIVATIONS = {"none": 0, "leaky_relu": 1, "tanh": 2}
@@ -325,12 +325,12 @@ def _dw(dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr,  # dy, y [E, M, N], x [E, M, K], d
 
 # ---- launchers -----------------------------------------------------------------------------
 def _bucket(m: int) -> int:
-    return triton.next_power_of_2(m)
+    return 1 << (m - 1).bit_length()                   # the next power of 2 (plain ints: cheap)
 
 
 def _grid(a, b, block_a, block_b, members):
     # axis 0: the (a, b) tiles of one member in grouped order; axis 1: the members
-    return lambda meta: (triton.cdiv(a, meta[block_a]) * triton.cdiv(b, meta[block_b]), members)
+    return lambda meta: (-(-a // meta[block_a]) * -(-b // meta[block_b]), members)
 
 
 def _check(x, weight, bias, act, slope, precision):
@@ -363,47 +363,73 @@ def _check_kernel_dtype(x):
         raise TypeError(f"linear_act: the Triton kernel takes float32 or bfloat16, got {x.dtype}")
 
 
-@triton_op("fastgan::linear_act_fwd", mutates_args={})
-def linear_act_fwd(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, act: int,
-                   slope: float, precision: str) -> torch.Tensor:
-    E, M, K = x.shape                                  # x [E, M, K], weight [E, N, K]
-    N = weight.shape[1]
-    y = torch.empty((E, M, N), dtype=x.dtype, device=x.device)
+def _strides(t: torch.Tensor) -> tuple:
+    """A tensor's (member, row, column) strides; one model's 2-D tensor has a member axis of 1."""
+    s = t.stride()
+    return s if len(s) == 3 else (0, *s)
+
+
+# The launchers take one model's 2-D tensors or E models' 3-D ones and return the same kind;
+# direct: called eagerly by FastganLinearAct (no torch.compile wrapper to consider).
+def _fwd_launch(x, weight, bias, act, slope, precision, direct=False):
+    E, M, K = x.shape if x.dim() == 3 else (1, *x.shape)   # x [E, M, K], weight [E, N, K]
+    N = weight.shape[-2]
+    y = torch.empty((*x.shape[:-1], N), dtype=x.dtype, device=x.device)    # [(E,) M, N]
     b = bias if bias is not None else y.new_empty(1)   # never read without HAS_BIAS; never y:
     # torch.compile's functionalized launch copies each pointer argument on its own, so two
     # arguments on one buffer are a race (see _dispatch.launcher)
-    launcher(_fwd)[_grid(M, N, "BLOCK_M", "BLOCK_N", E)](
-        x, weight, b, y, M, N, K, _bucket(M), _bucket(E),
-        *x.stride(), *weight.stride(), b.stride(0), *y.stride(),
-        slope, ACT=act, HAS_BIAS=bias is not None, PRECISION=precision)
+    MB, EB, has_bias = _bucket(M), _bucket(E), bias is not None
+    launch(_fwd, _grid(M, N, "BLOCK_M", "BLOCK_N", E),
+           (x, weight, b, y, M, N, K, MB, EB, *_strides(x), *_strides(weight),
+            b.stride(0) if b.dim() == 2 else 0, *_strides(y), slope),
+           (MB, EB, N, K, act, precision, has_bias, x.dtype),
+           direct, ACT=act, HAS_BIAS=has_bias, PRECISION=precision)
     return y
+
+
+def _dx_launch(dy, y, weight, act, slope, precision, direct=False):
+    E, M, N = y.shape if y.dim() == 3 else (1, *y.shape)   # dy, y [E, M, N], weight [E, N, K]
+    K = weight.shape[-1]
+    dx = torch.empty((*y.shape[:-1], K), dtype=weight.dtype, device=y.device)  # [(E,) M, K]
+    MB, EB = _bucket(M), _bucket(E)
+    launch(_dx, _grid(M, K, "BLOCK_M", "BLOCK_K", E),
+           (dy, y, weight, dx, M, N, K, MB, EB, *_strides(dy), *_strides(y), *_strides(weight),
+            *_strides(dx), slope), (MB, EB, N, K, act, precision, dy.dtype, weight.dtype),
+           direct, ACT=act, PRECISION=precision)
+    return dx
+
+
+def _dw_launch(dy, y, x, act, slope, has_bias, precision, direct=False):
+    E, M, N = y.shape if y.dim() == 3 else (1, *y.shape)   # dy, y [E, M, N], x [E, M, K]
+    K = x.shape[-1]
+    members = y.shape[:-2]                                  # (E,) or ()
+    dw = torch.empty((*members, N, K), dtype=x.dtype, device=x.device)
+    db = torch.empty((*members, N if has_bias else 0), dtype=x.dtype, device=x.device)
+    MB, EB = _bucket(M), _bucket(E)
+    launch(_dw, _grid(N, K, "BLOCK_N", "BLOCK_K", E),
+           (dy, y, x, dw, db, M, N, K, MB, EB, *_strides(dy), *_strides(y), *_strides(x),
+            *_strides(dw), db.stride(0) if db.dim() == 2 else 0, slope),
+           (MB, EB, N, K, act, precision, has_bias, dy.dtype, x.dtype),
+           direct, ACT=act, HAS_BIAS=has_bias, PRECISION=precision)
+    return dw, db
+
+
+@triton_op("fastgan::linear_act_fwd", mutates_args={})
+def linear_act_fwd(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, act: int,
+                   slope: float, precision: str) -> torch.Tensor:
+    return _fwd_launch(x, weight, bias, act, slope, precision)
 
 
 @triton_op("fastgan::linear_act_bwd_dx", mutates_args={})
 def linear_act_bwd_dx(dy: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, act: int,
                       slope: float, precision: str) -> torch.Tensor:
-    E, M, N = y.shape                                  # dy, y [E, M, N], weight [E, N, K]
-    K = weight.shape[2]
-    dx = torch.empty((E, M, K), dtype=weight.dtype, device=y.device)
-    launcher(_dx)[_grid(M, K, "BLOCK_M", "BLOCK_K", E)](
-        dy, y, weight, dx, M, N, K, _bucket(M), _bucket(E),
-        *dy.stride(), *y.stride(), *weight.stride(), *dx.stride(),
-        slope, ACT=act, PRECISION=precision)
-    return dx
+    return _dx_launch(dy, y, weight, act, slope, precision)
 
 
 @triton_op("fastgan::linear_act_bwd_dw", mutates_args={})
 def linear_act_bwd_dw(dy: torch.Tensor, y: torch.Tensor, x: torch.Tensor, act: int, slope: float,
                       has_bias: bool, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
-    E, M, N = y.shape                                  # dy, y [E, M, N], x [E, M, K]
-    K = x.shape[2]
-    dw = torch.empty((E, N, K), dtype=x.dtype, device=x.device)
-    db = torch.empty((E, N if has_bias else 0), dtype=x.dtype, device=x.device)
-    launcher(_dw)[_grid(N, K, "BLOCK_N", "BLOCK_K", E)](
-        dy, y, x, dw, db, M, N, K, _bucket(M), _bucket(E),
-        *dy.stride(), *y.stride(), *x.stride(), *dw.stride(), db.stride(0),
-        slope, ACT=act, HAS_BIAS=has_bias, PRECISION=precision)
-    return dw, db
+    return _dw_launch(dy, y, x, act, slope, has_bias, precision)
 
 
 # ---- autograd ------------------------------------------------------------------------------
@@ -414,19 +440,39 @@ def _setup_context(ctx, inputs, output):
 
 
 def _backward(ctx, dy):
+    # dX = dZ W and dW = dZ^T X, db = sum_rows dZ, dZ = dY act'(Y) (the module's docstring)
     x, weight, y = ctx.saved_tensors
     need_x, need_w, need_b = ctx.needs_input_grad[:3]
+    eager = getattr(ctx, "eager", False)               # FastganLinearAct: no dispatch
     dx = dw = db = None
     if need_x:
-        dx = linear_act_bwd_dx(dy, y, weight, ctx.act, ctx.slope, ctx.precision)
+        dx = (_dx_launch(dy, y, weight, ctx.act, ctx.slope, ctx.precision, True) if eager else
+              linear_act_bwd_dx(dy, y, weight, ctx.act, ctx.slope, ctx.precision))
     if need_w or need_b:
-        dw, db = linear_act_bwd_dw(dy, y, x, ctx.act, ctx.slope, ctx.has_bias, ctx.precision)
+        dw, db = (_dw_launch(dy, y, x, ctx.act, ctx.slope, ctx.has_bias, ctx.precision, True)
+                  if eager else
+                  linear_act_bwd_dw(dy, y, x, ctx.act, ctx.slope, ctx.has_bias, ctx.precision))
         dw = dw if need_w else None
         db = db if (need_b and ctx.has_bias) else None
     return dx, dw, db, None, None, None
 
 
 linear_act_fwd.register_autograd(_backward, setup_context=_setup_context)
+
+
+class FastganLinearAct(torch.autograd.Function):
+    """The same forward and backward called eagerly without torch.library's dispatch (the
+    launchers run as the triton_ops run them on plain tensors): what an eager call takes when
+    nothing traces."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, act, slope, precision):
+        y = _fwd_launch(x, weight, bias, act, slope, precision, True)
+        _setup_context(ctx, (x, weight, bias, act, slope, precision), y)
+        ctx.eager = True
+        return y
+
+    backward = staticmethod(_backward)
 
 
 # ---- public function -----------------------------------------------------------------------
@@ -445,9 +491,6 @@ def linear_act(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
         return linear_act_ref(x, weight, bias, activation, negative_slope)
     _check_kernel_dtype(x)
     precision = input_precision or default_precision(x)
-    flat = x.dim() == 2                                # one model: a member axis of 1
-    if flat:
-        x, weight = x.unsqueeze(0), weight.unsqueeze(0)
-        bias = bias.unsqueeze(0) if bias is not None else None
-    y = linear_act_fwd(x, weight, bias, ACTIVATIONS[activation], float(negative_slope), precision)
-    return y.squeeze(0) if flat else y
+    eager = not torch.compiler.is_compiling()
+    return (FastganLinearAct.apply if eager else linear_act_fwd)(
+        x, weight, bias, ACTIVATIONS[activation], float(negative_slope), precision)

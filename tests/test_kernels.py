@@ -81,7 +81,7 @@ def _ran_triton(t) -> bool:
         if fn is None or fn in seen:
             continue
         seen.add(fn)
-        if "fastgan" in type(fn).__name__:
+        if "fastgan" in type(fn).__name__.lower():   # the op, or its eager Function
             return True
         todo.extend(f for f, _ in fn.next_functions)
     return False
