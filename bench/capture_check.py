@@ -46,8 +46,8 @@ HOST_SYNC = {"aten::_local_scalar_dense": "reads a value back to the host (.item
 
 def _plain(value):
     """The non-tensor part of an argument, as JSON-able values (tensors become None)."""
-    if isinstance(value, torch.Tensor):
-        return None
+    if isinstance(value, (torch.Tensor, torch.UntypedStorage, torch.TypedStorage)):
+        return None                      # device memory: what a graph's replay reads anew
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

@@ -12,8 +12,9 @@
 #            block ($TRAIN_SPEED_ARGS are passed on, e.g. "--modes eager,compile,fastgan")
 #   profile  wall time against the kernels' own time of one op call, fastgan and eager
 #            (bench/profile_ops.py -> bench/results/profile_ops.{json,md})
-#   sweep    member-steps/s of E = 1..64 members on the GPU -> bench/results/sweep_speed_cuda.*,
-#            and a one-epoch 8-seed sweep on CUDA (fastgan.sweep, scored)
+#   sweep    member-steps/s of E = 1..64 default members in whole-step CUDA graphs, memory and
+#            kernels a step -> bench/results/sweep_speed_cuda.*, and a one-epoch 8-seed sweep on
+#            CUDA with --cuda-graphs (fastgan.sweep, scored)
 #   step     Algorithm 1's default step (k = 2) at batch 256 and 64: fastgan eager, compiled and
 #            as one CUDA graph (1 and 10 steps a replay) against the plain PyTorch GAN eager,
 #            compiled and reduce-overhead, and a profile of one replay
@@ -68,7 +69,8 @@ for script, flags in used.items():
 for graphs in ("--no-cuda-graphs", "--cuda-graphs"):
     train_flags(["--device", "cuda", "--steps", "300", graphs, "--graph-steps", "10",
                  "--no-progress", "--out", "/tmp/fastgan-run" + graphs])
-sweep_flags(["--device", "cuda", "--seeds", "0-7", "--epochs", "1", "--no-progress",
+sweep_flags(["--device", "cuda", "--cuda-graphs", "--graph-steps", "10", "--seeds", "0-7",
+             "--epochs", "1", "--no-progress",
              "--out", "/tmp/fastgan-sweep"])
 PY
   [ $bad = 0 ] && echo "dry-run: every file, flag and path of the stages checks out"
@@ -135,7 +137,8 @@ for stage in $stages; do
       timeout_py bench/sweep_speed.py --cuda --scaling 1,4,16,64 --steps 100 --save \
           2>&1 | tee "$out/sweep_speed.log" | tail -8 || status=1
       cp bench/results/sweep_speed_cuda.json bench/results/sweep_speed_cuda.md "$out/" 2>/dev/null
-      timeout_py -m fastgan.sweep --device cuda --seeds 0-7 --epochs 1 --no-progress \
+      timeout_py -m fastgan.sweep --device cuda --cuda-graphs --graph-steps 10 --seeds 0-7 \
+          --epochs 1 --no-progress \
           --out /tmp/fastgan-sweep > "$out/sweep.log" 2>&1 || status=1
       tail -14 "$out/sweep.log" ;;
     step)

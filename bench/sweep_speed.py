@@ -139,8 +139,9 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--save", action="store_true", help="write bench/results/sweep_speed.*")
     p.add_argument("--readme", type=Path, help="also put the table into this file")
-    p.add_argument("--cuda", action="store_true", help="one process on the GPU, compiled "
-                   "steps: member-steps/s for each E of --scaling (writes sweep_speed_cuda.*)")
+    p.add_argument("--cuda", action="store_true", help="one process on the GPU, the default "
+                   "recipe in whole-step CUDA graphs: member-steps/s, memory and kernels a step "
+                   "for each E of --scaling (writes sweep_speed_cuda.*)")
     args = p.parse_args(argv)
     if args.cuda:
         return cuda_scaling(args)
@@ -208,19 +209,68 @@ def main(argv=None) -> int:
     return 0
 
 
+def cuda_point(E: int, steps: int, warmup: int, S: int = 10) -> dict:
+    """E default members (batch 256, k = 2) in one whole-step CUDA graph of S steps (what
+    `fastgan.sweep --cuda-graphs` trains): member-steps/s, peak memory per member, and the
+    kernels of one replay of a step (torch.profiler)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    from fastgan.config import TrainConfig
+    from fastgan.data import Batches
+    from fastgan.gan import GAN
+    from fastgan.graphs import CudaGraphs, GraphedSteps
+    from fastgan.step import Stats
+    device = torch.device("cuda")
+    torch.cuda.empty_cache()
+    images = torch.rand(50000, 784, device=device) * 2 - 1
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    cfgs = [TrainConfig(seed=s) for s in range(E)]
+    gan = GAN(cfgs, device, compile=True)
+    batches = Batches(images, cfgs[0].batch_size, [c.seed for c in cfgs])
+    runner = GraphedSteps(gan, batches, Stats(E, device), 10 ** 6, S, CudaGraphs(device))
+    warmup = max(warmup, 3 * S)                       # the S-step graph captured before
+    runner.run(0, warmup)
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    runner.run(warmup, steps)
+    end.record()
+    torch.cuda.synchronize()
+    seconds = start.elapsed_time(end) / 1000
+    t = warmup + steps
+    runner.run(t, 1)                                  # the one-step graph, captured
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        runner.run(t + 1, 1)
+        torch.cuda.synchronize()
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    return {"members": E, "member_steps_per_s": E * steps / seconds,
+            "peak_mb_per_member": (torch.cuda.max_memory_allocated() - base) / E / 2 ** 20,
+            "kernels_per_step": len(kernels), "replayed": runner.replayed}
+
+
 def cuda_scaling(args) -> int:
-    """E members on one GPU: member-steps/s and its ratio to E = 1 (the launch-bound case)."""
+    """E members on one GPU in whole-step graphs: member-steps/s and its ratio to E = 1 (the
+    launch-bound case), memory per member, kernels per step (the same at every E)."""
     from common import environment
     env = environment()
     rows = []
     for e in map(int, args.scaling.split(",")):
-        res = run("sweep", 1, e, 1, args.steps, args.warmup, "cuda")
-        rows.append((e, res["member_steps_per_s"]))
-        print(f"E = {e}: {res['member_steps_per_s']:.0f} member-steps/s", flush=True)
+        r = cuda_point(e, args.steps, args.warmup)
+        rows.append(r)
+        print(f"E = {e}: {r['member_steps_per_s']:.0f} member-steps/s, "
+              f"{r['peak_mb_per_member']:.0f} MB a member, {r['kernels_per_step']} kernels a step",
+              flush=True)
     header = (f"{env['gpu']}, torch {env['torch']}, triton {env['triton']}, commit "
-              f"{env['commit']}, {date.today().isoformat()}; compiled steps, batch 64")
-    lines = ["| E | member-steps/s | steps/s | vs E = 1 |", "|---:|---:|---:|---:|"]
-    lines += [f"| {e} | {r:.0f} | {r / e:.0f} | {r / rows[0][1]:.2f}x |" for e, r in rows]
+              f"{env['commit']}, {date.today().isoformat()}; the default recipe (batch 256, "
+              "k = 2), compiled, whole-step CUDA graphs of 10 steps")
+    lines = ["| E | member-steps/s | steps/s | vs E = 1 | MB a member | kernels a step |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    one = rows[0]["member_steps_per_s"]
+    lines += [f"| {r['members']} | {r['member_steps_per_s']:.0f} | "
+              f"{r['member_steps_per_s'] / r['members']:.0f} | "
+              f"{r['member_steps_per_s'] / one:.2f}x | {r['peak_mb_per_member']:.0f} | "
+              f"{r['kernels_per_step']} |" for r in rows]
     md = "\n".join(lines)
     print(header)
     print(md)

@@ -211,3 +211,32 @@ def test_the_trainer_with_graphs_writes_what_it_writes_eagerly(tmp_path, monkeyp
     for part in ("G", "D", "G_ema"):
         for key, value in runs[False][1][part].items():
             assert torch.equal(runs[True][1][part][key], value), f"{part}.{key}"
+
+
+@runs_linear_act
+@needs_interpreter
+def test_a_member_that_stops_leaves_the_others_as_they_were(monkeypatch):
+    """3 members in graphs; after 5 steps member 1 leaves (the loop's _drop_finished: a subset
+    GAN, its batches and sums, a new runner that captures once); members 0 and 2 then train
+    on bit for bit as the same group does eagerly."""
+    import functools
+    from fastgan import gan as gan_module
+    monkeypatch.setattr(gan_module, "Streams", functools.partial(Streams, counted=True))
+    kernels.set_backend("triton")
+    kernels.set_precision("fp32")
+    cfgs = [TrainConfig(model=TINY, batch_size=8, seed=7 + e) for e in range(3)]
+    images = torch.rand(72, 48, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    out, captured = [], []
+    for graphed in (False, True):
+        gan, batches, stats = _group(cfgs, images)
+        fake = ReplayGraphs(gan, batches, stats) if graphed else None
+        GraphedSteps(gan, batches, stats, 9, 2, fake).run(0, 5)
+        gan, batches = gan.subset([0, 2]), batches.select([0, 2])      # CUDA's streams too
+        stats.keep([0, 2])
+        fake = ReplayGraphs(gan, batches, stats) if graphed else None
+        runner = GraphedSteps(gan, batches, stats, 9, 2, fake)
+        runner.run(5, 4)
+        out.append((gan, batches, stats))
+        captured.append(fake and fake.captured)
+    _assert_equal(*out)
+    assert captured[1] >= 1 and runner.replayed >= 2
