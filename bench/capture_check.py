@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch  # noqa: E402
 import triton.runtime.interpreter as interpreter  # noqa: E402
-from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -81,7 +81,8 @@ def recording(log: list):
         if not warmup:
             log.append((f"triton::{self.fn.__name__}", _plain(list(args)),
                         _plain({"grid": grid, **kw})))
-        return run(self, *args, grid=grid, warmup=warmup, **kw)
+        with _disable_current_modes():      # the interpreter's own host copies: not the step's
+            return run(self, *args, grid=grid, warmup=warmup, **kw)
     interpreter.InterpretedFunction.run = recorded
     try:
         with Recorder(log):

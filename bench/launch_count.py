@@ -22,7 +22,7 @@ if os.environ.get("TRITON_INTERPRET") != "1":
 
 import torch  # noqa: E402
 import triton.runtime.interpreter as interpreter  # noqa: E402
-from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastgan import kernels  # noqa: E402
@@ -52,20 +52,20 @@ class Ops(TorchDispatchMode):
 
 
 def count(share: bool, model: ModelConfig = ModelConfig(), batch: int = 64,
-          members: int = 1, counted: bool = False) -> dict:
+          members: int = 1, counted: bool = False, k: int = 1) -> dict:
     """Launches of one step of `members` stacked GANs; the Triton launches depend on the layer
     count, not on the widths nor on the members. counted: the random draws of CUDA's counted
     streams (one Triton launch per draw for all members) instead of the CPU's generators (one
     call per member)."""
     kernels.set_backend("triton")
     kernels.set_precision("fp32")
-    cfgs = [TrainConfig(share_g_forward=share, k=1, model=model, seed=s, batch_size=batch)
+    cfgs = [TrainConfig(share_g_forward=share, k=k, model=model, seed=s, batch_size=batch)
             for s in range(members)]
     gan = GAN(cfgs, torch.device("cpu"), compile=False)
     if counted:
         from fastgan.streams import Streams
         gan.streams = Streams([c.seed for c in cfgs], "cpu", counted=True)
-    batches = Batches(torch.rand(4 * batch, 784) * 2 - 1, batch, [c.seed for c in cfgs])
+    batches = Batches(torch.rand(4 * k * batch, 784) * 2 - 1, batch, [c.seed for c in cfgs])
     stats = Stats(members, "cpu")
     launches = collections.Counter()
     run = interpreter.InterpretedFunction.run
@@ -73,7 +73,8 @@ def count(share: bool, model: ModelConfig = ModelConfig(), batch: int = 64,
     def counted(self, *args, grid, warmup, **kw):
         if not warmup:
             launches[self.fn.__name__] += 1
-        return run(self, *args, grid=grid, warmup=warmup, **kw)
+        with _disable_current_modes():      # the interpreter's own host copies: not the step's
+            return run(self, *args, grid=grid, warmup=warmup, **kw)
     interpreter.InterpretedFunction.run = counted
     try:
         train_step(gan, batches, 0, 10, stats)                               # warm-up
@@ -95,9 +96,11 @@ def main(argv=None) -> int:
     p.add_argument("--members", type=int, default=1, help="GANs trained side by side (a sweep)")
     p.add_argument("--counted-streams", action="store_true",
                    help="draw as on CUDA: one Philox launch per draw for all members")
+    p.add_argument("--k", type=int, default=1, help="D updates per G update (default 1; the "
+                   "trainer's default is 2)")
     p.add_argument("--json", help="write the counts here")
     args = p.parse_args(argv)
-    c = count(args.share_g_forward, members=args.members, counted=args.counted_streams)
+    c = count(args.share_g_forward, members=args.members, counted=args.counted_streams, k=args.k)
     print(f"{args.members} member(s). Triton launches per step: {c['triton_total']}  "
           + ", ".join(f"{k} {v}" for k, v in sorted(c["triton_launches"].items())))
     print(f"PyTorch ops (kernel launches in eager CUDA) per step: {c['torch_total']}, plus "

@@ -108,3 +108,20 @@ def test_the_default_step_is_capture_safe():
     assert any(name == "triton::_bits_kernel" for name, _, _ in a)   # the draws were recorded
     found = capture_check.hazards(a, b)
     assert not found, "\n".join(f"{h['kind']} {h['what']}: {h['detail']}" for h in found)
+
+
+@runs_linear_act
+@pytest.mark.skipif(not INTERPRET, reason="counts launches in the Triton interpreter")
+def test_the_default_steps_launches_do_not_grow():
+    """The default step (k = 2) on the CUDA code path: 56 Triton launches (21 forwards, 10 dX,
+    10 dW, 3 BCE, 9 dropout-bit and 3 z draws) and at most 169 PyTorch kernels in eager mode,
+    today's count (issue 35's budget of 64 kernels a step is not met: docs/benchmarks.md)."""
+    import sys
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / "bench"))
+    import launch_count
+    narrow = ModelConfig(latent_dim=16, g_hidden=(16, 16, 32), d_hidden=(32, 16))  # same depth
+    c = launch_count.count(False, narrow, batch=16, counted=True, k=2)
+    assert c["triton_launches"] == {"_fwd": 21, "_dx": 10, "_dw": 10, "_bce_kernel": 3,
+                                    "_bits_kernel": 9, "_normal_kernel": 3}
+    assert c["torch_total"] <= 169, c["torch_ops"]
