@@ -30,7 +30,7 @@ from fastgan.config import TrainConfig, group_key
 from fastgan.losses import G_LOSSES, d_loss_members, g_loss_members
 from fastgan.models import Discriminator, Generator
 from fastgan.optim import MemberAdam, MemberEMA
-from fastgan.schedules import lr_factor, schedule_key
+from fastgan.schedules import DeviceSchedule, lr_factor, schedule_key
 from fastgan.streams import Streams, generator
 
 
@@ -73,6 +73,9 @@ class GAN:
         sign = _per_member([G_LOSSES[c.g_loss][1] for c in cfgs], device)
         self.g_sign = None if isinstance(sign, float) and sign == 1.0 else sign
         self.noise_std = [c.instance_noise for c in cfgs]
+        self.noise_std_t = torch.tensor(self.noise_std, dtype=torch.float64, device=device)
+        self.varying_lr = any(c.lr_schedule != "constant" or c.lr_warmup > 0 for c in cfgs)
+        self.schedule = None         # on the CUDA path: the changing numbers on the device
         self.shared = self.cfg.share_g_forward
         if self.shared and self.cfg.k != 1:
             raise ValueError("share_g_forward needs k = 1")
@@ -104,8 +107,9 @@ class GAN:
         if not any(s > 0 for s in self.noise_std) or scale <= 0:
             self.streams.skip("noise")
             return None
-        return self.streams.normal(n, self.cfg.model.image_dim,
-                                   scale=[s * scale for s in self.noise_std])
+        std = ([s * scale for s in self.noise_std] if self.schedule is None else   # host floats
+               (self.noise_std_t * self.schedule.noise_left()).float())  # on the device
+        return self.streams.normal(n, self.cfg.model.image_dim, scale=std)
 
     def masks(self, rows: int):
         """The random bits of D's dropout sites for one forward over rows inputs per member
@@ -197,13 +201,33 @@ class GAN:
 
     def set_lr_scales(self, step: int, total: int) -> None:
         """Each member's learning rates for the update at `step` of `total`: its schedule's
-        factor (fastgan.schedules.lr_factor) on its configured values (host floats: no sync)."""
+        factor (fastgan.schedules.lr_factor) on its configured values: host floats, or on the
+        CUDA path (counted streams), where a schedule or instance noise changes them every
+        step, a device tensor [E] (fastgan.schedules.DeviceSchedule)."""
+        if self.streams.counted and (self.varying_lr or any(self.noise_std)):
+            if self.schedule is None or self.schedule.total != total:
+                self.schedule = DeviceSchedule(self.cfgs, total, self.device)
+            self.schedule.place(step)
+            if self.varying_lr:
+                self.lr_scales = self.schedule.lr_factors()
+                return
         self.lr_scales = [lr_factor(c, step, total) for c in self.cfgs]
+
+    def host_numbers(self, step: int, total: int) -> tuple:
+        """The numbers of the update at `step` that the host passes (what a captured graph
+        would freeze): the learning-rate factors and the noise's annealing, unless on the
+        device."""
+        on_device = self.streams.counted
+        lr = () if on_device else tuple(lr_factor(c, step, total) for c in self.cfgs)
+        noise = 1 - step / total if any(self.noise_std) and not on_device else None
+        return lr, noise
 
     def end_step(self) -> None:
         """After a whole step (its k D updates and its G update): the random streams' device
         counters advance (fastgan.streams), so each step launches its draws alike."""
         self.streams.end_step()
+        if self.schedule is not None:
+            self.schedule.advance()
 
     def update_ema(self) -> None:
         if self.ema is not None:
@@ -260,7 +284,6 @@ class GAN:
         out = GAN([self.cfgs[e] for e in members], self.device, self.compile)
         for i, e in enumerate(members):
             out.load_member_state(i, self.member_state(e))
-        out.lr_scales = [self.lr_scales[e] for e in members]
         return out
 
 

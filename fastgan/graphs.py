@@ -11,9 +11,9 @@ average's update count, the minibatch numbering) by what the capture advanced th
 A step runs eagerly (train_step itself) where the host has work in it:
     the warm-up: Triton's autotuning and torch.compile's first calls, on a side stream;
     a new epoch's permutation, or a jump in the minibatch numbering (a resume);
-    a stretch of steps whose host arguments are not the same at every step: top-k's count, the
-    learning-rate factors of a schedule, instance noise's annealing (these two change every
-    step, so such a run trains eagerly, which `note` says);
+    a stretch of steps whose host arguments are not the same at every step (top-k's count,
+    which changes at epoch ends; a schedule's learning-rate factors and instance noise's
+    annealing are device tensors on the CUDA path, fastgan.schedules.DeviceSchedule);
     the first step of a stretch whose host arguments have no graph yet (it warms them up).
 Graphs are keyed by (S, those arguments), one capture per key, each in its own memory pool.
 `GraphedSteps.run(step, n)` trains steps step .. step + n - 1; the loop passes the steps up to
@@ -24,7 +24,7 @@ import contextlib
 import torch
 
 from fastgan.config import steps_per_epoch
-from fastgan.schedules import lr_factor, topk_count
+from fastgan.schedules import topk_count
 from fastgan.step import train_step
 
 WARM_STEPS = 2          # eager steps before the first capture (PyTorch's notes: a few)
@@ -55,6 +55,7 @@ def host_counts(gan, batches, stats) -> dict:
     """What the host keeps of the training state (the device holds the rest)."""
     s = gan.streams
     return {"draws": dict(s.draws), "at_base": dict(s._at_base),
+            "schedule": gan.schedule.host_step if gan.schedule is not None else None,
             "next": batches._next, "epoch": batches._epoch,          # the batches' place
             "d_updates": stats.d_updates, "g_updates": stats.g_updates,
             "ema": gan.ema._steps if gan.ema is not None else 0}
@@ -62,6 +63,8 @@ def host_counts(gan, batches, stats) -> dict:
 
 def set_host_counts(gan, batches, stats, counts: dict) -> None:
     gan.streams.draws, gan.streams._at_base = dict(counts["draws"]), dict(counts["at_base"])
+    if gan.schedule is not None:
+        gan.schedule.host_step = counts["schedule"]
     batches._next, batches._epoch = counts["next"], counts["epoch"]
     stats.d_updates, stats.g_updates = counts["d_updates"], counts["g_updates"]
     if gan.ema is not None:
@@ -82,18 +85,12 @@ class GraphedSteps:
         self.replays, self.deltas = {}, {}          # key -> replay function, host-count delta
         self.warm, self.warmed = 0, None            # eager steps so far, the last one's key
         self.captures = self.replayed = 0
-        varies = [c for c in gan.cfgs if c.lr_schedule != "constant" or c.instance_noise > 0]
-        self.note = None
-        if graphs is not None and varies:
-            self.note = ("--cuda-graphs: a learning-rate schedule or instance noise changes the "
-                         "step's host arguments every step, so these steps run eagerly")
 
     def _host_args(self, step: int) -> tuple:
         """The step's arguments that the host passes as numbers (a graph freezes them)."""
-        cfgs = self.gan.cfgs
-        noise = 1 - step / self.total if any(c.instance_noise > 0 for c in cfgs) else None
-        return (topk_count(cfgs[0], step, steps_per_epoch(cfgs[0])),
-                tuple(lr_factor(c, step, self.total) for c in cfgs), noise)
+        cfg = self.gan.cfg
+        return (topk_count(cfg, step, steps_per_epoch(cfg)),
+                *self.gan.host_numbers(step, self.total))
 
     def _eager(self, step: int) -> None:
         warm = self.graphs is not None and self.warm < WARM_STEPS
@@ -113,7 +110,8 @@ class GraphedSteps:
         after = host_counts(self.gan, self.batches, self.stats)
         self.deltas[key] = {name: ({u: after[name][u] - v for u, v in value.items()}
                                    if isinstance(value, dict) else
-                                   None if name in ("next", "epoch") else after[name] - value)
+                                   None if name in ("next", "epoch") or value is None else
+                                   after[name] - value)
                             for name, value in before.items()}
         set_host_counts(self.gan, self.batches, self.stats, before)
         self.captures += 1
@@ -136,7 +134,7 @@ class GraphedSteps:
                 train_step(self.gan, self.batches, t, self.total, self.stats)
             return
         args = {self._host_args(t) for t in range(step, step + n)}
-        same = len(args) == 1 and self.note is None
+        same = len(args) == 1
         end = step + n
         while step < end:
             s = self.S if end - step >= self.S else 1

@@ -62,12 +62,16 @@ class MemberAdam:
     @torch.no_grad()
     def step(self, lr_scales=None) -> None:
         """One update of every member; lr_scales: E host floats multiplying the learning rates
-        (a schedule's factor, the same for the members of one schedule), else 1."""
+        (a schedule's factor, the same for the members of one schedule), or a device tensor [E]
+        of them (fastgan.schedules.DeviceSchedule), else 1."""
         self.steps.add_(1)
         for members, lr, (b1, b2), params, exp_avg, exp_avg_sq, steps in self.groups:
             grads = [p.grad[e] for e in members for p in self.params]
             scale = lr_scales[members[0]] if lr_scales is not None else 1.0
-            torch._fused_adam_(params, grads, exp_avg, exp_avg_sq, [], steps, lr=lr * scale,
+            step_lr = lr * scale                 # a host float, or a device tensor
+            if isinstance(step_lr, torch.Tensor):
+                step_lr = step_lr.float()        # what CUDA's fused kernel reads (float32)
+            torch._fused_adam_(params, grads, exp_avg, exp_avg_sq, [], steps, lr=step_lr,
                                beta1=b1, beta2=b2, weight_decay=0.0, eps=EPS, amsgrad=False,
                                maximize=False)
 

@@ -88,13 +88,14 @@ class Streams:
 
     def normal(self, *shape, scale=None) -> torch.Tensor:
         """[E, *shape] of N(0, 1) from each member's noise stream; with scale (a list of E
-        floats), scale[e] * N(0, 1), and zeros where scale[e] is 0 (on the CPU nothing drawn)."""
+        floats, or on counted streams a float32 tensor [E]), scale[e] * N(0, 1), and zeros where
+        scale[e] is 0 (on the CPU nothing drawn)."""
         E = len(self.seeds)
         if self.counted:
             from fastgan.kernels.member_random import member_normal
             n = math.prod(shape)
-            factor = (torch.tensor(scale, dtype=torch.float32).to(self.device, non_blocking=True)
-                      if scale is not None else None)
+            factor = (scale if scale is None or isinstance(scale, torch.Tensor) else   # [E]
+                      torch.tensor(scale, dtype=torch.float32).to(self.device, non_blocking=True))
             place = self._next("noise")
             return member_normal(self.keys["noise"], self._base["noise"], n, factor,
                                  offset=place).view(E, *shape)

@@ -152,8 +152,6 @@ class Group:
         self.all_members = list(self.members)
         if self.progress is None:
             self.progress = Progress(self.total, cfg.progress, self.step)
-        if self.runner.note:
-            self.progress.write(self.runner.note)
         for m in self.members:
             m.log = Log(m.dir, cfg.tensorboard, self.step)
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
