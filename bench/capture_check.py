@@ -16,8 +16,8 @@ with the arguments they had when it was captured, so
 
     TRITON_INTERPRET=1 python bench/capture_check.py [--save]
 
---save writes bench/results/capture_check.{json,md}. Exit status 0 when the step is capture-safe,
-1 otherwise (today's step is not: issue 35's list of what to move to the device).
+--save writes bench/results/capture_check.{json,md}. Exit status 0 when the step is capture-safe
+(the default, and with a learning-rate schedule and instance noise), 1 otherwise.
 """
 import argparse
 import collections
