@@ -183,7 +183,9 @@ def main(argv=None) -> int:
     if bad:
         p.error(f"mode {bad[0]} is not one of {', '.join(MODES if CUDA else CPU_MODES)}")
     images = torch.rand(50000, 784, device=DEVICE) * 2 - 1
-    rows = []
+    env = {**environment(), "driver": driver() if CUDA else "none",
+           "date": date.today().isoformat()}
+    rows, prof = [], None
     with precision("tf32"):
         kernels.set_precision("tf32")
         for b in map(int, args.batches.split(",")):
@@ -193,9 +195,18 @@ def main(argv=None) -> int:
                 rows.append(r)
                 print(f"batch {b} k {args.k} {mode}: {r['steps_per_s']:.1f} steps/s "
                       f"(warm-up {r['warmup_s']:.1f} s)", flush=True)
-        prof = (profile_replay(int(args.batches.split(",")[0]), args.k, images)
-                if args.profile and CUDA else None)
-    env = {**environment(), "driver": driver() if CUDA else "none", "date": date.today().isoformat()}
+                if args.save:                  # row by row: a stopped run keeps what it measured
+                    save(env, rows, prof)
+        if args.profile and CUDA:
+            prof = profile_replay(int(args.batches.split(",")[0]), args.k, images)
+    md = report(env, rows, prof)
+    print(md)
+    if args.save:
+        save(env, rows, prof)
+    return 0
+
+
+def report(env, rows, prof) -> str:
     header = (f"{env['gpu']}, driver {env['driver']}, torch {env['torch']}, triton "
               f"{env['triton']}, commit {env['commit']}, {env['date']}")
     md = f"{header}\n\n{table(rows)}\n"
@@ -205,15 +216,16 @@ def main(argv=None) -> int:
                f"{prof['span_us']:.0f} µs span ({prof['gap_us']:.0f} µs of gaps); the step's "
                f"GEMMs alone in cuBLAS: {prof['gemm_cublas_us']:.0f} µs "
                f"(kernel time {prof['kernel_over_gemm']:.2f}x that).\n")
-    print(md)
-    if args.save:
-        out = Path(__file__).parent / "results" / ("gpu" if CUDA else "")
-        out.mkdir(parents=True, exist_ok=True)
-        name = "step" if CUDA else "step_cpu"
-        (out / f"{name}.json").write_text(json.dumps({**env, "rows": rows, "profile": prof},
-                                                     indent=1) + "\n")
-        (out / f"{name}.md").write_text(md)
-    return 0
+    return md
+
+
+def save(env, rows, prof) -> None:
+    out = Path(__file__).parent / "results" / ("gpu" if CUDA else "")
+    out.mkdir(parents=True, exist_ok=True)
+    name = "step" if CUDA else "step_cpu"
+    (out / f"{name}.json").write_text(json.dumps({**env, "rows": rows, "profile": prof},
+                                                 indent=1) + "\n")
+    (out / f"{name}.md").write_text(report(env, rows, prof))
 
 
 if __name__ == "__main__":
