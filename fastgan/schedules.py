@@ -14,6 +14,8 @@ f = max(decay ** epoch, --g-topk): all B at first, shrinking each epoch to the f
 """
 import math
 
+import torch
+
 
 def schedule_key(cfg) -> tuple:
     """What fixes a member's learning-rate factor at every step (members that share it get one
@@ -49,7 +51,6 @@ class DeviceSchedule:
     float64 table of lr_factor per distinct schedule, and 1 - t / T in float64."""
 
     def __init__(self, cfgs, total: int, device):
-        import torch
         self.total = total
         keys = [schedule_key(c) for c in cfgs]
         distinct = list(dict.fromkeys(keys))

@@ -275,7 +275,8 @@ def test_an_interrupted_interval_leaves_one_record_per_logged_step(tmp_path, mni
     (["--target-fid", "nan"], "--target-fid must be a finite number"),
     (["--lr-d", "inf"], "--lr-d must be a finite number"),
     (["--instance-noise", "inf"], "--instance-noise must be a finite number"),
-], ids=["negative-seed", "empty-g", "nan-target", "inf-lr", "inf-noise"])
+    (["--graph-steps", "0"], "--graph-steps must be >= 1"),
+], ids=["negative-seed", "empty-g", "nan-target", "inf-lr", "inf-noise", "zero-graph-steps"])
 def test_bad_train_flags_are_one_line(tmp_path, flags, says):
     line = one_line_error(cli("fastgan.train", "--device", "cpu", "--out", str(tmp_path / "r"),
                               *flags), 2)
