@@ -7,8 +7,10 @@ autotuner can pick on the target (the declared tiles after the shared-memory pru
 model's layer shapes as the runtime binder specializes them (unit strides as constants), with
 Triton's own ptxas: no GPU needed. For each it records shared memory, registers, spill bytes
 (TRITON_DUMP_PTXAS_LOG) and the matrix instructions in the PTX (wgmma, mma, or FMA only), and
-writes aot_sm<T>.md and .json, with the members' Philox kernels (kernels/member_random.py) as
-the last rows. `check(rows)` returns the failures: a compile error, shared memory over the
+writes aot_sm<T>.md and .json. The linear_act kernels also with their draws inside (float32:
+D's dropout, "+drop", and G's z, "+randn", which compute Philox where they read X), and the
+small kernels as the last rows (the members' Philox draws, minibatch std, the GAN loss's
+gradient, the average's weights). `check(rows)` returns the failures: a compile error, shared memory over the
 target's block limit, or a spill. `--subset` (what CI runs) takes one tile of
 each kernel per activation and precision.
 """
@@ -51,7 +53,15 @@ def variants(target: int, subset: bool = False) -> list[dict]:
                             if subset and not bias and kernel != "dx":
                                 continue
                             out.append(dict(kernel=kernel, tile=list(tile), act=act, bias=bias,
-                                            precision=prec, dtype=dtype, target=target))
+                                            precision=prec, dtype=dtype, target=target,
+                                            draw="none"))
+                    # the draws inside: the layers that take them (leaky_relu, with bias)
+                    for draw in ("drop", "randn") if dtype == "float32" else ():
+                        if draw == "randn" and kernel == "dx":
+                            continue                     # z has no gradient
+                        out += [dict(kernel=kernel, tile=list(tile), act="leaky_relu",
+                                     bias=kernel != "dx", precision=prec, dtype=dtype,
+                                     target=target, draw=draw) for tile in fit]
     return out
 
 
@@ -88,7 +98,8 @@ def _values(v: dict) -> dict:
     member strides (contiguous [E, rows, cols] tensors)."""
     k, n = LAYERS[v["act"]]
     return dict(M=M, N=n, K=k, M_BUCKET=M, E_BUCKET=E, sxm=k, swn=k, sym=n, sdm=n,
-                sxe=M * k, swe=n * k, sbe=n, sye=M * n, sde=M * n)
+                sxe=M * k, swe=n * k, sbe=n, sye=M * n, sde=M * n,
+                drop_offset=1)                 # never specialized (do_not_specialize)
 
 
 def _signature(v: dict):
@@ -120,6 +131,15 @@ def _signature(v: dict):
     if v["kernel"] != "dx":
         sig["HAS_BIAS"] = "constexpr"
         const["HAS_BIAS"] = v["bias"]
+    # the draw's arguments (stand-ins of x's type without a draw) and what reads them
+    draw = v.get("draw", "none")
+    sig.update(ds_ptr="*i64", dd_ptr="*i64", dt_ptr="*i16", dk_ptr="*fp32", drop_offset="i32",
+               DROP="constexpr", X_RANDN="constexpr")
+    if draw == "none":
+        sig.update(ds_ptr=ptr, dd_ptr=ptr, dt_ptr=ptr, dk_ptr=ptr)
+    const.update(DROP=draw == "drop", X_RANDN=draw == "randn")
+    if v["kernel"] == "dx":
+        del sig["X_RANDN"], const["X_RANDN"]
     fn_args = _arg_names(v["kernel"])
     return {a: sig[a] for a in fn_args}, const, warps, stages
 
@@ -199,27 +219,60 @@ def _capture_output(sink: io.StringIO):
             sink.write(text.getvalue())
 
 
+def small_kernels() -> list[tuple]:
+    """(name, block, jit function, signature, constants) of every kernel besides linear_act's:
+    the members' Philox draws, minibatch std (with and without its dropout), the GAN loss's
+    gradient (a target and a sign per member or not), the minibatch gather and the average's
+    weights."""
+    from fastgan.kernels import ema_weights as ew
+    from fastgan.kernels import gan_bce as gb
+    from fastgan.kernels import member_random as mr
+    from fastgan.kernels import minibatch_std as ms
+    from fastgan.kernels import take_rows as tr
+    out = [("member_bits", mr.BLOCK, mr._bits_kernel,
+            {"seed_ptr": "*i64", "draw_ptr": "*i64", "out_ptr": "*i32", "draw_offset": "i32",
+             "n_words": "i32", "s_out": "i32", "BLOCK": "constexpr"}, {"BLOCK": mr.BLOCK}),
+           ("member_normal", mr.BLOCK, mr._normal_kernel,
+            {"seed_ptr": "*i64", "scale_ptr": "*fp32", "draw_ptr": "*i64", "out_ptr": "*fp32",
+             "draw_offset": "i32", "n": "i32", "s_out": "i32", "HAS_SCALE": "constexpr",
+             "BLOCK": "constexpr"}, {"HAS_SCALE": True, "BLOCK": mr.BLOCK})]
+    for name, fn in (("mbstd_fwd", ms._mbstd_fwd), ("mbstd_bwd", ms._mbstd_bwd)):
+        for drop in (False, True):
+            sig = {a: "i32" for a in fn.arg_names}
+            sig.update({a: "*fp32" for a in fn.arg_names if a.endswith("_ptr")})
+            sig.update(ds_ptr="*i64", dd_ptr="*i64", dt_ptr="*i16", DROP="constexpr",
+                       BLOCK_G="constexpr", BLOCK_F="constexpr")
+            out.append((name + ("+drop" if drop else ""), 4 * 256, fn, sig,
+                        {"DROP": drop, "BLOCK_G": 4, "BLOCK_F": 256}))
+    bce = {a: "*fp32" if a.endswith("_ptr") else "i32" for a in gb._gan_bce_kernel.arg_names}
+    bce.update(y_value="fp32", c_value="fp32", Y_EACH="constexpr", C_EACH="constexpr",
+               BLOCK="constexpr")
+    for each in (False, True):
+        out.append((f"gan_bce{' per member' if each else ''}", gb.BLOCK, gb._gan_bce_kernel, bce,
+                    {"Y_EACH": each, "C_EACH": each, "BLOCK": gb.BLOCK}))
+    out.append(("take_rows", 1024, tr._take_rows_kernel,
+                {"images_ptr": "*fp32", "perm_ptr": "*i64", "start_ptr": "*i64",
+                 "out_ptr": "*fp32", "offset": "i32", "F": "i32", "s_img": "i32",
+                 "s_perm": "i32", "s_out_e": "i32", "s_out_r": "i32", "BLOCK": "constexpr"},
+                {"BLOCK": 1024}))
+    out.append(("ema_weights", 4, ew._ema_weights_kernel,
+                {"t_ptr": "*fp64", "decay_ptr": "*fp64", "start_ptr": "*fp64", "w_ptr": "*fp32",
+                 "n": "i32", "BLOCK": "constexpr"}, {"BLOCK": 4}))
+    return out
+
+
 def compile_random(target: int) -> list[dict]:
-    """The members' Philox kernels (kernels/member_random.py), compiled for target: one row each
-    with shared memory, registers and spills, as compile_one reports."""
+    """The small kernels (small_kernels), compiled for target: one row each with shared memory,
+    registers and spills, as compile_one reports."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
-    from fastgan.kernels import member_random as mr
     out = []
-    for name, fn, sig, const in (
-            ("member_bits", mr._bits_kernel, {"seed_ptr": "*i64", "draw_ptr": "*i64",
-                                              "out_ptr": "*i32", "draw_offset": "i32",
-                                              "n_words": "i32", "s_out": "i32",
-                                              "BLOCK": "constexpr"}, {"BLOCK": mr.BLOCK}),
-            ("member_normal", mr._normal_kernel,
-             {"seed_ptr": "*i64", "scale_ptr": "*fp32", "draw_ptr": "*i64", "out_ptr": "*fp32",
-              "draw_offset": "i32", "n": "i32", "s_out": "i32", "HAS_SCALE": "constexpr",
-              "BLOCK": "constexpr"},
-             {"HAS_SCALE": True, "BLOCK": mr.BLOCK})):
+    for name, block, fn, sig, const in small_kernels():
         log = io.StringIO()
-        row = dict(kernel=name, tile=[mr.BLOCK], act="-", bias=False, precision="-",
-                   dtype="int32" if name == "member_bits" else "float32", target=target)
+        row = dict(kernel=name, tile=[block], act="-", bias=False, precision="-",
+                   dtype="int32" if name == "member_bits" else "float32", target=target,
+                   draw="none")
         try:
             with _capture_output(log), _env(TRITON_DUMP_PTXAS_LOG="1", TRITON_ALWAYS_COMPILE="1"):
                 k = triton.compile(ASTSource(fn, sig, const), target=GPUTarget("cuda", target, 32),
@@ -266,7 +319,6 @@ def kernels_as_launched(target: int) -> list[str]:
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
     from fastgan.kernels import linear_act as la
-    from fastgan.kernels import member_random as mr
     from fastgan.kernels import sigmoid_bce as sb
     cases = []
     for kernel, fn in (("fwd", la._fwd.fn), ("dx", la._dx.fn), ("dw", la._dw.fn)):
@@ -282,15 +334,13 @@ def kernels_as_launched(target: int) -> list[str]:
     for target1 in (0, 1, 2):
         cases.append((f"bce TARGET1={target1}", sb._bce_kernel, bce,
                       {"TARGET1": target1, "BLOCK": sb.BLOCK}, 4, 1))
-    cases.append(("member_bits", mr._bits_kernel,
-                  {"seed_ptr": "*i64", "draw_ptr": "*i64", "out_ptr": "*i32",
-                   "draw_offset": "i32", "n_words": "i32", "s_out": "i32", "BLOCK": "constexpr"},
-                  {"BLOCK": mr.BLOCK}, 4, 1))
-    cases.append(("member_normal", mr._normal_kernel,
-                  {"seed_ptr": "*i64", "scale_ptr": "*fp32", "draw_ptr": "*i64",
-                   "out_ptr": "*fp32", "draw_offset": "i32", "n": "i32", "s_out": "i32",
-                   "HAS_SCALE": "constexpr", "BLOCK": "constexpr"},
-                  {"HAS_SCALE": True, "BLOCK": mr.BLOCK}, 4, 1))
+    for kernel, fn in (("fwd", la._fwd.fn), ("dx", la._dx.fn), ("dw", la._dw.fn)):
+        for draw in ("drop", "randn") if kernel != "dx" else ("drop",):
+            v = dict(kernel=kernel, tile=list(la.TILES[kernel]["tf32"][0]), act="leaky_relu",
+                     bias=True, precision="tf32", dtype="float32", target=target, draw=draw)
+            sig, const, warps, stages = _signature(v)
+            cases.append((f"{kernel}+{draw}", fn, sig, const, warps, stages))
+    cases += [(name, fn, sig, const, 4, 1) for name, _, fn, sig, const in small_kernels()]
     bad = []
     for name, fn, sig, const, warps, stages in cases:
         sig, const = as_ones(fn, as_inductor(sig), const)
@@ -323,10 +373,12 @@ def approximate_math(target: int) -> list[str]:
     bce = {name: "*fp32" if name.endswith("_ptr") else "i32" for name in sb._bce_kernel.arg_names}
     bce.update(y1_value="fp32", inv_n1="fp32", inv_n2="fp32", TARGET1="constexpr",
                BLOCK="constexpr")
+    gan_bce = [(name, fn, sig_, const_) for name, _, fn, sig_, const_ in small_kernels()
+               if name == "gan_bce"]
     bad = []
-    for name, fn, sig_, const_ in (("linear_act fwd tanh", la._fwd.fn, sig, const),
+    for name, fn, sig_, const_ in [("linear_act fwd tanh", la._fwd.fn, sig, const),
                                    ("sigmoid_bce", sb._bce_kernel, bce,
-                                    {"TARGET1": 2, "BLOCK": sb.BLOCK})):
+                                    {"TARGET1": 2, "BLOCK": sb.BLOCK})] + gan_bce:
         with _capture_output(io.StringIO()), _env(TRITON_ALWAYS_COMPILE="1"):
             ttir = triton.compile(ASTSource(fn, sig_, const_),
                                   target=GPUTarget("cuda", target, 32)).asm["ttir"]
@@ -347,8 +399,8 @@ def check(rows: list[dict]) -> list[str]:
     """What must not happen to a config the autotuner can pick: each failure, one line."""
     bad = []
     for r in rows:
-        name = f"{r['kernel']} {tuple(r['tile'])} {r['act']} bias={r['bias']} {r['precision']} " \
-               f"{r['dtype']} sm_{r['target']}"
+        name = f"{_kernel(r)} {tuple(r['tile'])} {r['act']} bias={r['bias']} " \
+               f"{r['precision']} {r['dtype']} sm_{r['target']}"
         if "error" in r:
             bad.append(f"{name}: compile error {r['error']}")
         elif r["shared"] > SMEM_LIMIT[r["target"]]:
@@ -360,6 +412,12 @@ def check(rows: list[dict]) -> list[str]:
     return bad
 
 
+def _kernel(r: dict) -> str:
+    """The row's kernel, with the draw computed inside it (fwd+drop, dw+randn)."""
+    draw = r.get("draw", "none")
+    return r["kernel"] if draw == "none" else f"{r['kernel']}+{draw}"
+
+
 def markdown(rows: list[dict], target: int) -> str:
     import triton
     lines = [f"AOT compile of the linear_act kernels for sm_{target} (Triton {triton.__version__}, "
@@ -369,10 +427,10 @@ def markdown(rows: list[dict], target: int) -> str:
              "|---|---|---|---|---|---|---:|---:|---:|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['kernel']} | {tuple(r['tile'])} | {r['act']} | {r['bias']} | "
+            lines.append(f"| {_kernel(r)} | {tuple(r['tile'])} | {r['act']} | {r['bias']} | "
                          f"{r['precision']} | {r['dtype']} | error: {r['error']} | | | |")
             continue
-        lines.append(f"| {r['kernel']} | {tuple(r['tile'])} | {r['act']} | {r['bias']} | "
+        lines.append(f"| {_kernel(r)} | {tuple(r['tile'])} | {r['act']} | {r['bias']} | "
                      f"{r['precision']} | {r['dtype']} | {r['shared'] / 1024:.0f} | "
                      f"{r['registers']} | {r['spill']} | {r['mma']} |")
     bad = check(rows)

@@ -22,6 +22,7 @@ import torch
 
 from fastgan.io.cli import UserError
 from fastgan.io.files import digest
+from fastgan.kernels.take_rows import take_rows
 
 FILES = {  # name -> (md5, IDX magic, shape)
     "train-images-idx3-ubyte.gz": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", 2051, (60000, 28, 28)),
@@ -188,9 +189,12 @@ class Batches:
         self.seeds = [seeds] if isinstance(seeds, int) else list(seeds)
         self.per_epoch = len(images) // batch_size   # the last partial batch is dropped
         self._epoch, self._perm, self._next = None, None, None
-        # the next batch's positions in the epoch's permutation, advanced on the device: a
-        # host offset that changed every batch would be frozen into a captured graph
-        self._rows = torch.arange(batch_size, device=images.device)           # [B]
+        # where the step's batches begin in the epoch's permutation, advanced on the device
+        # once per step (end_step): a host offset that changed every batch would be frozen
+        # into a captured graph. A batch is taken at start + (batches taken since) * B.
+        self._start = torch.zeros(1, dtype=torch.int64, device=images.device)
+        self._taken = 0
+        self._advance = {}                          # batches taken -> device increment
 
     def get(self, batch_index: int) -> torch.Tensor:
         """The global batch number batch_index (epoch = batch_index // per_epoch) of every
@@ -209,13 +213,23 @@ class Batches:
             else:                                    # in place: a captured graph reads it
                 self._perm.copy_(perm)
             self._epoch = epoch
+        offset = self._taken * self.batch_size
         if batch_index != self._next:                # a new epoch or a jump: placed from the host
-            self._rows.copy_(torch.arange(i * self.batch_size, (i + 1) * self.batch_size,
-                                          device=self.images.device))
-        idx = self._perm.index_select(1, self._rows)                        # [E, B]
-        self._rows += self.batch_size
+            self._start.fill_(i * self.batch_size - offset)
+        self._taken += 1
         self._next = batch_index + 1 if i + 1 < self.per_epoch else None
-        return self.images[idx]
+        return take_rows(self.images, self._perm, self._start, offset, self.batch_size)
+
+    def end_step(self) -> None:
+        """After a step's batches: start moves past them on the device (one add, by the same
+        increment every step), so the next step takes its batches with the same arguments."""
+        if self._taken:
+            inc = self._advance.get(self._taken)
+            if inc is None:
+                inc = self._advance[self._taken] = torch.tensor(
+                    [self._taken * self.batch_size], device=self.images.device)
+            self._start += inc
+            self._taken = 0
 
     def in_order(self, first: int, count: int) -> bool:
         """Whether batches first .. first + count - 1 follow the last one taken within one
@@ -232,5 +246,5 @@ class Batches:
         out = Batches(self.images, self.batch_size, [self.seeds[e] for e in members])
         if self._perm is not None:
             out._epoch, out._perm = self._epoch, self._perm[list(members)]
-            out._rows, out._next = self._rows.clone(), self._next
+            out._start, out._taken, out._next = self._start.clone(), self._taken, self._next
         return out

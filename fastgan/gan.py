@@ -10,24 +10,23 @@ members do.
 A D step draws z, computes G(z) without a graph, runs D once over [real; fake] and minimizes
 BCE(D(x), label) + BCE(D(G(z)), 0). A G step draws z and minimizes the generator loss through a
 frozen D (with top-k, over the fakes D rates highest). With share_g_forward (k = 1 only) one G
-forward on one z serves both: the D step takes it detached, and the G step, after D's update,
-backpropagates through the updated D into the kept G graph (G's weights have not changed in
-between, so that graph is exact); this saves one G forward per step. With spectral
-normalization each D step first runs one power iteration of D's layers (their u, v are part of
-a member's state). With instance noise, Gaussian noise of the member's std is added to
-every input D sees, real and fake, in both steps. D's dropout masks come from 16 random bits
-per unit of the member's mask stream, drawn before each D forward.
+forward on one z serves both: the G step, after D's update, backpropagates through the updated
+D into the kept G graph (G's weights have not changed in between, so that graph is exact).
+Spectral normalization runs one power iteration of D's layers per D step; instance noise adds
+the member's Gaussian noise to every input D sees. On counted streams (CUDA) z and D's dropout
+bits are draws left to the kernels that read them (fastgan.models); elsewhere they are made.
 
 The forward of each step (and, through AOTAutograd, its backward) is one function of tensors
 that torch.compile(fullgraph=True) traces when compile is on (the whole step's CUDA graph is
 fastgan.graphs'). The optimizer is fastgan.optim's MemberAdam (PyTorch's fused Adam over each
 member's slices) and the average MemberEMA. Nothing here reads a value back to the host: each
-step returns its statistics [E, .] as a device tensor that the caller accumulates.
+update adds its statistics [E, .] to a device buffer (fastgan.losses' step forms).
 """
 import torch
 
 from fastgan.config import TrainConfig, group_key
-from fastgan.losses import G_LOSSES, d_loss_members, g_loss_members
+from fastgan.io.checkpoint import dense_keys
+from fastgan.losses import G_LOSSES, d_loss_step, g_loss_step
 from fastgan.models import Discriminator, Generator
 from fastgan.optim import MemberAdam, MemberEMA
 from fastgan.schedules import DeviceSchedule, lr_factor, schedule_key
@@ -98,8 +97,18 @@ class GAN:
         return self.G_ema if self.G_ema is not None else self.G
 
     # -- each member's random draws, from its own streams --
-    def z(self, n: int) -> torch.Tensor:
-        return self.streams.normal(n, self.cfg.model.latent_dim)            # [E, n, latent]
+    @property
+    def _later(self) -> bool:
+        """Whether draws are left to the kernels that read them (counted streams: z inside G's
+        first layer, D's dropout bits inside D's layers), not made first; not while compiling on
+        the CPU, which runs the reference there and no Triton at all."""
+        return self.streams.counted and not (self.compile and self.device.type == "cpu")
+
+    def z(self, n: int):
+        """[E, n, latent] of N(0, 1): a tensor, or a NormalDraw G's first layer computes."""
+        latent = self.cfg.model.latent_dim
+        return (self.streams.normal_draw(n, latent) if self._later else
+                self.streams.normal(n, latent))
 
     def eps(self, n: int, scale: float = 1.0):
         """Instance noise [E, n, 784] of each member's std times scale (its annealing), or
@@ -117,87 +126,90 @@ class GAN:
         bits = []
         for site in self.D.all_sites:          # every site, so counted streams number alike
             if site.active:
-                bits.append(self.streams.bits(rows, site.width, site.drops))
+                bits.append(self.streams.bit_draw() if self._later else
+                            self.streams.bits(rows, site.width, site.drops))
             else:
                 self.streams.skip("masks")
         return bits or None
 
-    # -- the traced functions: forward + loss, returning (loss summed over members, stats) --
-    def _d_on_fake(self, real, fake, eps, masks):
+    # -- the traced functions: forward + loss, adding the update's statistics to `into` and
+    # returning (root, grad) for root.backward(grad) (fastgan.losses' step forms) --
+    def _d_on_fake(self, real, fake, eps, masks, into):
         x = torch.cat([real, fake], 1)                         # [E, 2B, 784]
         if eps is not None:
             x = x + eps
-        logits = self.D(x, masks)[..., 0]                      # [E, 2B]
-        b = real.shape[1]
-        loss, p_real, p_fake = d_loss_members(logits[:, :b], logits[:, b:], self.real_label)
-        return loss.sum(), torch.stack([loss.detach(), p_real, p_fake], 1)   # stats [E, 3]
+        logits = self.D(x, masks)                              # [E, 2B, 1]
+        return d_loss_step(logits, real.shape[1], self.real_label, into)   # into [E, 3]
 
-    def _d_forward(self, real, z, eps, masks):
+    def _d_forward(self, real, z, eps, masks, into):
         with torch.no_grad():
             fake = self.G(z)                                   # [E, B, 784]
-        return self._d_on_fake(real, fake, eps, masks)
+        return self._d_on_fake(real, fake, eps, masks, into)
 
-    def _g_on_fake(self, fake, eps, masks, topk=None):
-        logits = self.D(fake if eps is None else fake + eps, masks)[..., 0]  # [E, B]
-        if topk is None or topk >= logits.shape[1]:
-            loss, p_fake = g_loss_members(logits, self.g_target, self.g_sign)
-        else:                        # top-k: the loss over the k fakes D rates highest
-            loss, _ = g_loss_members(logits.topk(topk, dim=1).values, self.g_target, self.g_sign)
-            p_fake = torch.sigmoid(logits.detach()).mean(1)    # D(G(z)) over the whole batch
-        return loss.sum(), torch.stack([loss.detach(), p_fake], 1)            # stats [E, 2]
+    def _g_on_fake(self, fake, eps, masks, into, topk=None):
+        logits = self.D(fake if eps is None else fake + eps, masks)          # [E, B, 1]
+        return g_loss_step(logits, self.g_target, self.g_sign, into, topk)  # into [E, 2]
 
-    def _g_forward(self, z, eps, masks, topk=None):
-        return self._g_on_fake(self.G(z), eps, masks, topk)
+    def _g_forward(self, z, eps, masks, into, topk=None):
+        return self._g_on_fake(self.G(z), eps, masks, into, topk)
 
     def _g_fake(self, z):
         return self.G(z)
 
     # -- the steps --
-    def d_step(self, real: torch.Tensor, noise_scale: float = 1.0) -> torch.Tensor:
-        """One discriminator update of every member on its real batch [E, B, 784]; returns
-        [E, 3]: d_loss, D(x), D(G(z)). noise_scale anneals the instance noise."""
-        b = real.shape[1]
+    # Each update adds its statistics to `into` (D: [E, 3], G: [E, 2]) and returns it.
+    def _into(self, into, columns: int) -> torch.Tensor:
+        return into if into is not None else torch.zeros(self.members, columns,
+                                                         device=self.device)
+
+    def d_step(self, real: torch.Tensor, noise_scale: float = 1.0,
+               into: torch.Tensor | None = None) -> torch.Tensor:
+        """One discriminator update of every member on its real batch [E, B, 784].
+        noise_scale anneals the instance noise."""
+        b, into = real.shape[1], self._into(into, 3)
         self.opt_d.zero_grad()
         self.D.power_iteration()                               # spectral norm's u, v (if on)
         z = self.z(b)
-        loss, stats = self._d_forward_fn(real, z, self.eps(2 * b, noise_scale),
-                                         self.masks(2 * b))
-        loss.backward()
+        root, grad = self._d_forward_fn(real, z, self.eps(2 * b, noise_scale),
+                                        self.masks(2 * b), into)
+        root.backward(grad)
         self.opt_d.step(self.lr_scales)
-        return stats
+        return into
 
-    def g_step(self, batch_size: int, noise_scale: float = 1.0, topk: int | None = None):
-        """One generator update of every member through its frozen D; returns [E, 2]: g_loss,
-        D(G(z)). topk: the loss keeps only the topk fakes D rates highest (None: all)."""
-        z = self.z(batch_size)
+    def g_step(self, batch_size: int, noise_scale: float = 1.0, topk: int | None = None,
+               into: torch.Tensor | None = None) -> torch.Tensor:
+        """One generator update of every member through its frozen D. topk: the loss keeps
+        only the topk fakes D rates highest (None: all)."""
+        z, into = self.z(batch_size), self._into(into, 2)
         eps, masks = self.eps(batch_size, noise_scale), self.masks(batch_size)
-        return self._g_update(lambda: self._g_forward_fn(z, eps, masks, topk))
+        self._g_update(lambda: self._g_forward_fn(z, eps, masks, into, topk))
+        return into
 
     def shared_step(self, real: torch.Tensor, noise_scale: float = 1.0,
-                    topk: int | None = None):
+                    topk: int | None = None, into_d=None, into_g=None):
         """A D step and a G step on one G forward (k = 1); returns (D stats, G stats)."""
-        b = real.shape[1]
+        b, into_d, into_g = real.shape[1], self._into(into_d, 3), self._into(into_g, 2)
         self.opt_d.zero_grad()
         self.D.power_iteration()
         fake = self._g_fake_fn(self.z(b))                      # [E, B, 784], G's graph kept
-        loss, d_stats = self._d_on_fake_fn(real, fake.detach(), self.eps(2 * b, noise_scale),
-                                           self.masks(2 * b))
-        loss.backward()
+        root, grad = self._d_on_fake_fn(real, fake.detach(), self.eps(2 * b, noise_scale),
+                                        self.masks(2 * b), into_d)
+        root.backward(grad)
         self.opt_d.step(self.lr_scales)
         eps, masks = self.eps(b, noise_scale), self.masks(b)
-        return d_stats, self._g_update(lambda: self._g_on_fake_fn(fake, eps, masks, topk))
+        self._g_update(lambda: self._g_on_fake_fn(fake, eps, masks, into_g, topk))
+        return into_d, into_g
 
-    def _g_update(self, forward) -> torch.Tensor:
+    def _g_update(self, forward) -> None:
         self.opt_g.zero_grad()
         self.D.requires_grad_(False)                           # no dW for D in this backward
         try:
-            loss, stats = forward()
-            loss.backward()
+            root, grad = forward()
+            root.backward(grad)
         finally:
             self.D.requires_grad_(True)
         self.opt_g.step(self.lr_scales)
         self.update_ema()
-        return stats
 
     def set_lr_scales(self, step: int, total: int) -> None:
         """Each member's learning rates for the update at `step` of `total`: its schedule's
@@ -252,7 +264,7 @@ class GAN:
     def load_member_state(self, e: int, state: dict) -> None:
         for name, module in (("G", self.G), ("D", self.D)):
             own = module.state_dict()
-            for key, value in _dense_keys(state[name], own).items():
+            for key, value in dense_keys(state[name], own).items():
                 own[key][e].copy_(value)
         self.opt_g.load_member_state(e, state["opt_g"])
         self.opt_d.load_member_state(e, state["opt_d"])
@@ -286,13 +298,3 @@ class GAN:
             out.load_member_state(i, self.member_state(e))
         return out
 
-
-def _dense_keys(saved: dict, own: dict) -> dict:
-    """A checkpoint's D (or G) keys in this module's names: checkpoints written before D kept a
-    slot for every dropout site (a run without dropout: net.0, net.1, net.2) hold the same
-    tensors in the same order."""
-    if saved.keys() == own.keys():
-        return saved
-    if len(saved) != len(own):
-        raise KeyError(f"checkpoint holds {sorted(saved)}, the model {sorted(own)}")
-    return dict(zip(own.keys(), saved.values()))

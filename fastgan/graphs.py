@@ -57,6 +57,7 @@ def host_counts(gan, batches, stats) -> dict:
     return {"draws": dict(s.draws), "at_base": dict(s._at_base),
             "schedule": gan.schedule.host_step if gan.schedule is not None else None,
             "next": batches._next, "epoch": batches._epoch,          # the batches' place
+            "taken": batches._taken,
             "d_updates": stats.d_updates, "g_updates": stats.g_updates,
             "ema": gan.ema._steps if gan.ema is not None else 0}
 
@@ -65,7 +66,8 @@ def set_host_counts(gan, batches, stats, counts: dict) -> None:
     gan.streams.draws, gan.streams._at_base = dict(counts["draws"]), dict(counts["at_base"])
     if gan.schedule is not None:
         gan.schedule.host_step = counts["schedule"]
-    batches._next, batches._epoch = counts["next"], counts["epoch"]
+    batches._next, batches._epoch, batches._taken = counts["next"], counts["epoch"], \
+        counts["taken"]
     stats.d_updates, stats.g_updates = counts["d_updates"], counts["g_updates"]
     if gan.ema is not None:
         gan.ema._steps = counts["ema"]            # not the setter: the device count is the graph's

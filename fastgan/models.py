@@ -26,7 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from fastgan.config import ModelConfig
-from fastgan.kernels.linear_act import linear_act
+from fastgan.kernels.linear_act import Drop, linear_act
+from fastgan.kernels.linear_act_ref import dropout_mask
+from fastgan.kernels.member_random import BitDraw
+from fastgan.kernels.minibatch_std import minibatch_std
 
 
 class Dense(nn.Module):
@@ -91,8 +94,9 @@ class Dense(nn.Module):
             return self.weight
         return self.weight / self.sigma()[..., None, None]        # [E, out, in] / [E, 1, 1]
 
-    def forward(self, x):
-        return linear_act(x, self.effective_weight(), self.bias, self.activation, self.slope)
+    def forward(self, x, drop: Drop | None = None):
+        return linear_act(x, self.effective_weight(), self.bias, self.activation, self.slope,
+                          drop=drop)
 
     def extra_repr(self):
         return f"{self.weight.shape[-1]} -> {self.weight.shape[-2]}, {self.activation}"
@@ -114,7 +118,10 @@ class Generator(nn.Module):
                        cfg.negative_slope, members, generators)
 
     def forward(self, z):          # [E, B, latent] -> [E, B, 784] in (-1, 1)
-        if z.dim() == 2 and self.members == 1:            # one model: [B, latent] -> [B, 784]
+        """z: a tensor, or a NormalDraw [E, B, latent] (its normals computed inside the first
+        layer's kernels, kernels.linear_act)."""
+        if isinstance(z, torch.Tensor) and z.dim() == 2 and self.members == 1:   # one model:
+            # [B, latent] -> [B, 784]
             return self.net(z.unsqueeze(0)).squeeze(0)
         return self.net(z)
 
@@ -128,8 +135,9 @@ class Maxout(nn.Module):
         self.units, self.pieces = units, pieces
         self.linear = Dense(n_in, units * pieces, "none", 0.2, members, generators, spectral_norm)
 
-    def forward(self, x):   # [E, B, in] -> [E, B, units * pieces] -> [E, B, units, pieces] -> max
-        return self.linear(x).unflatten(-1, (self.units, self.pieces)).amax(dim=-1)
+    def forward(self, x, drop: Drop | None = None):
+        # [E, B, in] -> [E, B, units * pieces] -> [E, B, units, pieces] -> max over pieces
+        return self.linear(x, drop).unflatten(-1, (self.units, self.pieces)).amax(dim=-1)
 
 
 SN_EPS = 1e-12                     # torch.nn.utils.parametrizations.spectral_norm's normalize eps
@@ -146,15 +154,12 @@ class MinibatchStd(nn.Module):
         super().__init__()
         self.group = group
 
-    def forward(self, x):
-        E, R, n = x.shape
-        if R % self.group:
-            raise ValueError(f"minibatch std: {R} rows per member are not a multiple of the "
-                             f"group of {self.group} (--d-mbstd must divide --batch-size)")
-        y = x.unflatten(1, (R // self.group, self.group))        # [E, R/g, g, F]
-        std = (y - y.mean(2, keepdim=True)).square().mean(2).add(1e-8).sqrt().mean(-1)
-        feature = std[:, :, None, None].expand(E, R // self.group, self.group, 1)
-        return torch.cat([x, feature.reshape(E, R, 1)], -1)       # [E, R, F + 1]
+    def forward(self, x, drop: Drop | None = None):                # [E, R, F] -> [E, R, F + 1]
+        if x.shape[1] % self.group:
+            raise ValueError(f"minibatch std: {x.shape[1]} rows per member are not a multiple "
+                             f"of the group of {self.group} (--d-mbstd must divide "
+                             "--batch-size)")
+        return minibatch_std(x, self.group, drop)
 
     def extra_repr(self):
         return f"group {self.group}"
@@ -190,8 +195,11 @@ class Dropout(nn.Module):
     def mask(self, bits: torch.Tensor) -> torch.Tensor:
         """bits int16 [E, R, width] -> mask [E, R, width]: the member's scale where kept, else 0
         (a member of rate 0 keeps every unit, whatever its bits hold)."""
-        keep = bits >= self.threshold[:, None, None]                     # [E, R, width] bool
-        return keep.to(self.scale.dtype).mul_(self.scale[:, None, None])
+        return dropout_mask(bits, self.threshold, self.scale)
+
+    def drop(self, draw: BitDraw) -> Drop:
+        """The site applied inside the next layer's kernels, its bits never made."""
+        return Drop(draw, self.threshold, self.scale)
 
     def extra_repr(self):
         return f"width {self.width}"
@@ -218,6 +226,9 @@ class Discriminator(nn.Module):
         layers.append(Dense(sizes[-1] + (cfg.d_mbstd > 0), 1, "none", cfg.negative_slope,
                             members, generators, sn))
         self.net = nn.Sequential(*layers)
+        for site, after in zip(layers, layers[1:]):    # a linear_act next: it can drop units
+            if isinstance(site, Dropout):
+                site.into_layer = isinstance(after, (Dense, Maxout, MinibatchStd))
         self.normalized = [m for m in self.modules() if isinstance(m, Dense) and m.spectral_norm]
         self.all_sites = [m for m in self.net if isinstance(m, Dropout)]
         self.sites = [m for m in self.all_sites if m.active]
@@ -230,13 +241,25 @@ class Discriminator(nn.Module):
 
     def forward(self, x, bits=None):   # [E, B, 784] -> [E, B, 1] logits
         """bits: the random bits of each active site in order (int16 [E, B, width], drawn by
-        the caller for the members that drop units there), or None (no dropout). The masks
-        are made here, so a compiled forward fuses them into the layers around them."""
+        the caller for the members that drop units there), or None (no dropout). A site's
+        bits may also be a BitDraw (fastgan.streams' counted draws): the next layer's kernels
+        (linear_act, minibatch_std) drop the units from the draw's Philox counters, no bits
+        and no mask in memory. Bits given are made into masks here, so a compiled forward
+        fuses them into the layers around them."""
         sites = iter(bits) if bits is not None else None
+        drop = None                      # a site the next layer's kernels apply
         for layer in self.net:
             if isinstance(layer, Dropout):
                 if sites is not None and layer.active:
-                    x = x * layer.mask(next(sites))
+                    site = next(sites)
+                    if not isinstance(site, BitDraw):
+                        x = x * layer.mask(site)
+                    elif layer.into_layer:
+                        drop = layer.drop(site)
+                    else:
+                        x = x * layer.mask(site.bits(x.shape[-2] * x.shape[-1]).view(x.shape))
+            elif isinstance(layer, (Dense, Maxout, MinibatchStd)):
+                x, drop = layer(x, drop), None
             else:
                 x = layer(x)
         return x

@@ -14,11 +14,13 @@ stay on the device.
 MemberEMA: ema <- ema + w (theta - ema), w = 1 - min(decay_e, (1 + t) / (10 + t)) at the t-th
 update since the member's start (the warm-up keeps early averages from dwelling on the random
 initial G): one fused foreach lerp per distinct (decay, start), w computed on the device from a
-device count (no host number that changes per step). Before its start (--ema-start G
-steps), and always for a member without an average (decay 0), w = 1: an exact copy of its G, so
-the stacked average is always the generator that samples.
+device count (no host number that changes per step; kernels.ema_weights, one launch for all).
+Before its start (--ema-start G steps), and always for a member without an average (decay 0), w =
+1: an exact copy of its G, so the stacked average is always the generator that samples.
 """
 import torch
+
+from fastgan.kernels.ema_weights import ema_weights_
 
 EPS = 1e-8
 
@@ -112,6 +114,10 @@ class MemberEMA:
         # host float that changed every step would be frozen into a captured graph
         self._t = torch.zeros((), dtype=torch.float64, device=avg[0].device)
         self._steps = 0
+        averaged = [key for key in self.groups if key[0]]           # (decay, start), decay > 0
+        self._averaged = bool(averaged)
+        self._decays, self._starts = (torch.tensor(v, dtype=torch.float64, device=self._t.device)
+                                      for v in ([d for d, _ in averaged], [s for _, s in averaged]))
 
     @property
     def steps(self) -> int:
@@ -129,22 +135,19 @@ class MemberEMA:
         t = steps - start
         return 1.0 - min(decay, (1 + t) / (10 + t)) if decay and t >= 0 else 1.0
 
-    def _weight(self, decay: float, start: int) -> torch.Tensor:
-        """weight(decay, start, steps) computed on the device in float64 (the same rounding
-        as the host's), as the float32 the lerp uses."""
-        t = self._t - start if start else self._t
-        w = 1 - ((t + 1) / (t + 10)).clamp(max=decay)
-        if start:                              # before its start: a copy (w = 1)
-            w = torch.where(t >= 0, w, 1.0)
-        return w.float()
-
     @torch.no_grad()
     def update(self) -> None:
+        # the weights of the averaged groups from the device count, which advances (one
+        # launch where Triton runs: kernels.ema_weights)
+        w = ema_weights_(self._t, self._decays, self._starts) if self._averaged else None
+        i = 0
         for (decay, start), (avg, src) in self.groups.items():
             if decay == 0:                   # no average: an exact copy, a constant weight
                 torch._foreach_lerp_(avg, src, 1.0)
                 continue
-            w = self._weight(decay, start)   # expanded per tensor: a 0-d tensor weight would
-            torch._foreach_lerp_(avg, src, [w.expand(a.shape) for a in avg])  # be read back
-        self._t += 1
+            # expanded per tensor: a 0-d tensor weight would be read back to the host
+            torch._foreach_lerp_(avg, src, [w[i].expand(a.shape) for a in avg])
+            i += 1
+        if not self._averaged:
+            self._t += 1
         self._steps += 1

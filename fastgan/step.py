@@ -58,14 +58,13 @@ def train_step(gan, batches, step: int, total: int, stats: Stats) -> None:
     gan.set_lr_scales(step, total)
     topk = topk_count(cfg, step, steps_per_epoch(cfg))
     if gan.shared:
-        d, g = gan.shared_step(batches.get(step), left, topk)
-        stats.d += d
-        stats.g += g
+        gan.shared_step(batches.get(step), left, topk, into_d=stats.d, into_g=stats.g)
         stats.d_updates += 1
     else:
         for j in range(k):
-            stats.d += gan.d_step(batches.get(step * k + j), left)
+            gan.d_step(batches.get(step * k + j), left, into=stats.d)
         stats.d_updates += k
-        stats.g += gan.g_step(cfg.batch_size, left, topk)
+        gan.g_step(cfg.batch_size, left, topk, into=stats.g)
     stats.g_updates += 1
     gan.end_step()
+    batches.end_step()

@@ -52,10 +52,11 @@ class Streams:
                                            dtype=torch.int64, device=self.device)
                          for use in ("noise", "masks")}
             self.draws = {"noise": 0, "masks": 0}          # draws so far (host: checkpoints)
-            self._base = {use: torch.zeros(1, dtype=torch.int64, device=self.device)
-                          for use in self.draws}           # the count at the step's start
+            # the counts at the step's start: one tensor, so one add advances both
+            self._bases = torch.zeros(len(self.draws), dtype=torch.int64, device=self.device)
+            self._base = {use: self._bases[i:i + 1] for i, use in enumerate(self.draws)}
             self._at_base = dict(self.draws)
-            self._advance = {}                              # (use, count) -> device increment
+            self._advance = {}                              # counts -> device increment
         else:
             self.noise = [generator(s, "noise", device=self.device) for s in self.seeds]
             self.masks = [generator(s, "masks", device=self.device) for s in self.seeds]
@@ -71,15 +72,14 @@ class Streams:
         increment every step), so the next step's draws take the same places again."""
         if not self.counted:
             return
-        for use, base in self._base.items():
-            count = self.draws[use] - self._at_base[use]
-            if count:
-                inc = self._advance.get((use, count))
-                if inc is None:                    # once: the step's count of draws
-                    inc = self._advance[(use, count)] = torch.tensor(
-                        [count], dtype=torch.int64, device=self.device)
-                base += inc
-            self._at_base[use] = self.draws[use]
+        counts = tuple(self.draws[use] - self._at_base[use] for use in self._base)
+        if any(counts):
+            inc = self._advance.get(counts)
+            if inc is None:                        # once: the step's counts of draws
+                inc = self._advance[counts] = torch.tensor(counts, dtype=torch.int64,
+                                                           device=self.device)
+            self._bases += inc
+        self._at_base = dict(self.draws)
 
     def skip(self, use: str) -> None:
         """A draw slot no member of this group needs: counted streams number it all the same."""
@@ -124,6 +124,19 @@ class Streams:
             if draw is None or draw[e]:
                 words[e].random_(-2 ** 63, None, generator=gen)
         return words.view(torch.int16)[:, :n].view(E, rows, width)
+
+    def normal_draw(self, rows: int, width: int):
+        """Counted streams: the next noise draw [E, rows, width] of N(0, 1), not made
+        (kernels.member_random.NormalDraw): G's first layer computes it where it reads it."""
+        from fastgan.kernels.member_random import NormalDraw
+        return NormalDraw(self.keys["noise"], self._base["noise"], self._next("noise"), rows,
+                          width)
+
+    def bit_draw(self):
+        """Counted streams: the next mask draw, not made (kernels.member_random.BitDraw): a
+        kernel computes its bits where it reads them (fastgan.models.Discriminator)."""
+        from fastgan.kernels.member_random import BitDraw
+        return BitDraw(self.keys["masks"], self._base["masks"], self._next("masks"))
 
     # -- state, per member --
     def state(self, e: int) -> dict:

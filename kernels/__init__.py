@@ -1,10 +1,15 @@
-"""fastgan's two ops, installed as `fastgan.kernels` (the folder is kernels/ at the repo top).
+"""fastgan's ops, installed as `fastgan.kernels` (the folder is kernels/ at the repo top).
 
-Each op lives in its own module beside its pure-PyTorch reference:
-    fastgan.kernels.linear_act       linear_act(x, weight, bias, activation, negative_slope)
-    fastgan.kernels.linear_act_ref   linear_act_ref(...)         (the CPU path, the tests' truth)
-    fastgan.kernels.sigmoid_bce      sigmoid_bce, sigmoid_bce_stats, discriminator_bce
-    fastgan.kernels.sigmoid_bce_ref  sigmoid_bce_ref, discriminator_bce_ref
+Each op lives in its own module beside its pure-PyTorch reference (NAME_ref, the CPU path and
+the tests' truth):
+    linear_act      linear_act(x, weight, bias, activation, negative_slope, drop=...)
+    sigmoid_bce     sigmoid_bce, sigmoid_bce_stats, discriminator_bce (and *_members)
+    member_random   member_bits, member_normal: each member's Philox draws (BitDraw, NormalDraw:
+                    draws left to the kernels that read them)
+    minibatch_std   minibatch_std(x, group, drop=...): D's minibatch standard deviation
+    gan_bce         gan_bce: the GAN loss's gradient and statistics in one launch
+    take_rows       take_rows: every member's minibatch, gathered at device positions
+    ema_weights     ema_weights_: the moving average's weights from a device count
 Each public function runs the Triton kernels on CUDA tensors (and on CPU tensors under
 TRITON_INTERPRET=1) and the reference elsewhere. The package itself exports only the backend
 controls (and HAS_TRITON: whether Triton is installed; without it, on macOS or Windows, every op

@@ -73,6 +73,25 @@ def launcher(kernel):
     return wrap_triton(kernel)
 
 
+_STAND_INS = {}  # (device, place) -> a one-element tensor that eager launches pass, never read
+
+
+def stand_ins(ref: torch.Tensor, n: int, direct: bool) -> tuple:
+    """n distinct one-element tensors on ref's device for the pointer arguments of an absent
+    input, which the kernel never reads: never a real argument again (see launcher: under
+    torch.compile no launch may pass one buffer twice). Fresh ones in an op (which torch.compile
+    may trace); made once and kept for direct eager calls, which allocate nothing for them."""
+    if not direct:
+        return tuple(ref.new_empty(1) for _ in range(n))
+    out = []
+    for i in range(n):
+        t = _STAND_INS.get((ref.device, i))
+        if t is None:
+            t = _STAND_INS[(ref.device, i)] = torch.empty(1, device=ref.device)
+        out.append(t)
+    return tuple(out)
+
+
 _TILES = {}     # (autotuned kernel, launch key) -> the chosen tile's block sizes, keywords
 
 

@@ -9,6 +9,15 @@ any strides (a stride-0 gradient from `.sum()`, or an input shared by all member
 act: "leaky_relu" (slope in (0, 1)), "tanh" or "none", applied to the fp32 accumulator before the
 one store.
 
+Dropout of X's units inside the op (drop, a Drop): the layer computes with X * mask, mask[e, m, k]
+= scale[e] where member e's 16 random bits of unit m * K + k (a member_bits draw, recomputed from
+its Philox counter where the kernel reads the unit: kernels.member_random._dropout_scale) are >=
+threshold[e], else 0. No bits and no mask are ever stored: the forward and dW read X through the
+mask, dX leaves through it (the mask's backward: dX = mask * dZ W), and each recomputes it.
+X may also be a draw of normals not made (kernels.member_random.NormalDraw, G's z [E, M, K]):
+the forward and dW compute X where they read it (_normal_at), X is never stored, and it has no
+gradient.
+
 Backward, from the saved output Y rather than the pre-activation Z (one M x N tensor kept):
     act'(Z) = 1 where Y > 0 else slope   (leaky_relu, slope > 0: sign(Y) = sign(Z))
             = 1 - Y^2                    (tanh)
@@ -20,6 +29,7 @@ each per member: member e's result depends on its own tensors alone, whatever E 
 """
 import functools
 import os
+from typing import NamedTuple
 
 import torch
 from torch.library import triton_op
@@ -31,8 +41,10 @@ try:
 except ImportError:    # no Triton (macOS, Windows): the kernels are never launched
     from fastgan.kernels._no_triton import libdevice, tl, triton
 
-from fastgan.kernels._dispatch import INTERPRET, default_precision, launch, use_triton
-from fastgan.kernels.linear_act_ref import linear_act_ref
+from fastgan.kernels._dispatch import (INTERPRET, default_precision, launch,
+                                       stand_ins, use_triton)
+from fastgan.kernels.linear_act_ref import dropout_mask, linear_act_ref
+from fastgan.kernels.member_random import BitDraw, NormalDraw, _dropout_scale, _normal_at
 
 ACTIVATIONS = {"none": 0, "leaky_relu": 1, "tanh": 2}
 PRECISIONS = ("ieee", "tf32")
@@ -216,12 +228,18 @@ def _tile_ids(pid, num_a, num_b, GROUP: tl.constexpr):
     return first + (pid % per_group) % size, (pid % per_group) // size
 
 
-@triton.autotune(configs=_configs("fwd"), key=_KEY + ["HAS_BIAS"], **_prune("fwd"))
-@triton.jit
+# Each kernel's draw arguments (read only with DROP or X_RANDN): the draw's seeds [E] and counter
+# [1], the dropout's threshold [E] and scale [E], and the draw's offset (never specialized, as
+# member_random's). X_RANDN: X is the draw's normals (x_ptr unread).
+@triton.autotune(configs=_configs("fwd"), key=_KEY + ["HAS_BIAS", "DROP", "X_RANDN"],
+                 **_prune("fwd"))
+@triton.jit(do_not_specialize=["drop_offset"])
 def _fwd(x_ptr, w_ptr, b_ptr, y_ptr,          # x [E, M, K], w [E, N, K], b [E, N], y [E, M, N]
+         ds_ptr, dd_ptr, dt_ptr, dk_ptr, drop_offset,
          M, N, K, M_BUCKET, E_BUCKET,
          sxe, sxm, sxk, swe, swn, swk, sbe, sye, sym, syn, slope,
-         ACT: tl.constexpr, HAS_BIAS: tl.constexpr, PRECISION: tl.constexpr,
+         ACT: tl.constexpr, HAS_BIAS: tl.constexpr, DROP: tl.constexpr, X_RANDN: tl.constexpr,
+         PRECISION: tl.constexpr,
          BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     e = tl.program_id(1).to(tl.int64)                                            # the member
     slope = tl.cast(slope, tl.float32)          # torch.compile passes Python floats as fp64
@@ -236,8 +254,17 @@ def _fwd(x_ptr, w_ptr, b_ptr, y_ptr,          # x [E, M, K], w [E, N, K], b [E, 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, K, BLOCK_K):
         kk = k0 + rk
-        x = tl.load(x_ptr + rm[:, None] * sxm + kk[None, :] * sxk,
-                    mask=(rm[:, None] < M) & (kk[None, :] < K), other=0.0)       # [BM, BK]
+        inside = (rm[:, None] < M) & (kk[None, :] < K)
+        if X_RANDN:
+            u = rm[:, None].to(tl.int64) * K + kk[None, :]
+            x = tl.where(inside, _normal_at(ds_ptr, dd_ptr, drop_offset, e, u),
+                         0.0).to(w_ptr.dtype.element_ty)                         # [BM, BK]
+        else:
+            x = tl.load(x_ptr + rm[:, None] * sxm + kk[None, :] * sxk, mask=inside,
+                        other=0.0)                                               # [BM, BK]
+        if DROP:
+            x = (x * _dropout_scale(ds_ptr, dd_ptr, dt_ptr, dk_ptr, drop_offset, e, rm, kk,
+                                    K)).to(x_ptr.dtype.element_ty)
         wt = tl.load(w_ptr + rn[None, :] * swn + kk[:, None] * swk,
                      mask=(rn[None, :] < N) & (kk[:, None] < K), other=0.0)      # [BK, BN] = W^T
         acc = tl.dot(_operand(x, PRECISION), _operand(wt, PRECISION), acc,
@@ -249,12 +276,13 @@ def _fwd(x_ptr, w_ptr, b_ptr, y_ptr,          # x [E, M, K], w [E, N, K], b [E, 
              mask=(rm[:, None] < M) & (rn[None, :] < N))
 
 
-@triton.autotune(configs=_configs("dx"), key=_KEY, **_prune("dx"))
-@triton.jit
+@triton.autotune(configs=_configs("dx"), key=_KEY + ["DROP"], **_prune("dx"))
+@triton.jit(do_not_specialize=["drop_offset"])
 def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr,         # dy, y [E, M, N], w [E, N, K], dx [E, M, K]
+        ds_ptr, dd_ptr, dt_ptr, dk_ptr, drop_offset,
         M, N, K, M_BUCKET, E_BUCKET,
         sde, sdm, sdn, sye, sym, syn, swe, swn, swk, sxe, sxm, sxk, slope,
-        ACT: tl.constexpr, PRECISION: tl.constexpr,
+        ACT: tl.constexpr, DROP: tl.constexpr, PRECISION: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     # dX [M, K] = dZ [M, N] @ W [N, K] of member e; tiles over (M, K), loop over N.
     e = tl.program_id(1).to(tl.int64)
@@ -278,16 +306,21 @@ def _dx(dy_ptr, y_ptr, w_ptr, dx_ptr,         # dy, y [E, M, N], w [E, N, K], dx
         dz = _act_grad(dy, y, slope, ACT).to(w.dtype)                             # [BM, BN]
         acc = tl.dot(_operand(dz, PRECISION), _operand(w, PRECISION), acc,
                      input_precision=PRECISION)
+    if DROP:                                   # dX = mask * (dZ W): the mask's backward
+        acc = acc * _dropout_scale(ds_ptr, dd_ptr, dt_ptr, dk_ptr, drop_offset, e, rm, rk, K)
     tl.store(dx_ptr + rm[:, None] * sxm + rk[None, :] * sxk, acc.to(dx_ptr.dtype.element_ty),
              mask=(rm[:, None] < M) & (rk[None, :] < K))
 
 
-@triton.autotune(configs=_configs("dw"), key=_KEY + ["HAS_BIAS"], **_prune("dw"))
-@triton.jit
+@triton.autotune(configs=_configs("dw"), key=_KEY + ["HAS_BIAS", "DROP", "X_RANDN"],
+                 **_prune("dw"))
+@triton.jit(do_not_specialize=["drop_offset"])
 def _dw(dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr,  # dy, y [E, M, N], x [E, M, K], dw [E, N, K], db [E, N]
+        ds_ptr, dd_ptr, dt_ptr, dk_ptr, drop_offset,
         M, N, K, M_BUCKET, E_BUCKET,
         sde, sdm, sdn, sye, sym, syn, sxe, sxm, sxk, swe, swn, swk, sbe, slope,
-        ACT: tl.constexpr, HAS_BIAS: tl.constexpr, PRECISION: tl.constexpr,
+        ACT: tl.constexpr, HAS_BIAS: tl.constexpr, DROP: tl.constexpr, X_RANDN: tl.constexpr,
+        PRECISION: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     # dW [N, K] = dZ^T [N, M] @ X [M, K] of member e; tiles over (N, K), loop over M.
     # db [N] = sum over M of dZ: the row sums of the same dZ^T tiles, stored by the pid_k == 0 column.
@@ -309,8 +342,17 @@ def _dw(dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr,  # dy, y [E, M, N], x [E, M, K], d
         mask = (rn[:, None] < N) & (mm[None, :] < M)
         dyt = tl.load(dy_ptr + mm[None, :] * sdm + rn[:, None] * sdn, mask=mask, other=0.0)
         yt = tl.load(y_ptr + mm[None, :] * sym + rn[:, None] * syn, mask=mask, other=0.0)
-        x = tl.load(x_ptr + mm[:, None] * sxm + rk[None, :] * sxk,
-                    mask=(mm[:, None] < M) & (rk[None, :] < K), other=0.0)       # [BM, BK]
+        inside = (mm[:, None] < M) & (rk[None, :] < K)
+        if X_RANDN:
+            u = mm[:, None].to(tl.int64) * K + rk[None, :]
+            x = tl.where(inside, _normal_at(ds_ptr, dd_ptr, drop_offset, e, u),
+                         0.0).to(dw_ptr.dtype.element_ty)                        # [BM, BK]
+        else:
+            x = tl.load(x_ptr + mm[:, None] * sxm + rk[None, :] * sxk, mask=inside,
+                        other=0.0)                                               # [BM, BK]
+        if DROP:
+            x = (x * _dropout_scale(ds_ptr, dd_ptr, dt_ptr, dk_ptr, drop_offset, e, mm, rk,
+                                    K)).to(x_ptr.dtype.element_ty)
         dzt = _act_grad(dyt, yt, slope, ACT)                                      # [BN, BM]
         if HAS_BIAS:
             db += tl.sum(dzt, axis=1)
@@ -324,6 +366,40 @@ def _dw(dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr,  # dy, y [E, M, N], x [E, M, K], d
 
 
 # ---- launchers -----------------------------------------------------------------------------
+class Drop(NamedTuple):
+    """Dropout of linear_act's input units inside its kernels (the module's docstring)."""
+    draw: BitDraw             # the site's bits: a member_bits draw, not made
+    threshold: torch.Tensor   # int16 [E]: a unit is kept where its 16 bits are >= this
+    scale: torch.Tensor       # float32 [E]: what a kept unit is multiplied by
+
+    def flat(self) -> tuple:
+        """The five op arguments (seeds, counter, threshold, scale, offset)."""
+        return self.draw.seeds, self.draw.draw, self.threshold, self.scale, self.draw.offset
+
+
+NO_DROP = (None, None, None, None, 0)
+
+
+def _drop(seeds, draw, threshold, scale, offset) -> Drop | None:
+    return None if seeds is None else Drop(BitDraw(seeds, draw, offset), threshold, scale)
+
+
+def _drop_args(drop: Drop | None, ref, direct: bool) -> tuple:
+    """The kernels' five dropout arguments; without drop, stand-ins never read."""
+    return drop.flat() if drop is not None else (*stand_ins(ref, 4, direct), 0)
+
+
+def _x_args(x, drop: Drop | None, ref, direct: bool) -> tuple:
+    """X as the kernels take it: (pointer argument, (E, M, K), its three strides, the five draw
+    arguments, X_RANDN). A NormalDraw is read through its draw (stand-ins for the rest)."""
+    if isinstance(x, NormalDraw):
+        x_, t, k = stand_ins(ref, 3, direct)
+        return (x_, (x.seeds.numel(), x.rows, x.width), (0, 0, 0),
+                (x.seeds, x.draw, t, k, x.offset), True)
+    shape = x.shape if x.dim() == 3 else (1, *x.shape)
+    return x, shape, _strides(x), _drop_args(drop, ref, direct), False
+
+
 def _bucket(m: int) -> int:
     return 1 << (m - 1).bit_length()                   # the next power of 2 (plain ints: cheap)
 
@@ -345,6 +421,14 @@ def _check(x, weight, bias, act, slope, precision):
     if bias is not None and tuple(bias.shape) != tuple(weight.shape[:-1]):
         raise ValueError(f"linear_act: bias must have shape {tuple(weight.shape[:-1])}, "
                          f"got {tuple(bias.shape)}")
+    _check_act(act, slope, precision)
+    tensors = [x, weight] + ([bias] if bias is not None else [])
+    if len({t.dtype for t in tensors}) != 1 or len({t.device for t in tensors}) != 1:
+        raise TypeError("linear_act: x, weight and bias must share one dtype and device, got "
+                        + ", ".join(f"{t.dtype} on {t.device}" for t in tensors))
+
+
+def _check_act(act, slope, precision):
     if act not in ACTIVATIONS:
         raise ValueError(f"linear_act: activation must be one of {tuple(ACTIVATIONS)}, got {act!r}")
     if act == "leaky_relu" and not 0.0 < slope < 1.0:
@@ -352,10 +436,20 @@ def _check(x, weight, bias, act, slope, precision):
     if precision is not None and precision not in PRECISIONS:
         raise ValueError(f"linear_act: input_precision must be one of {PRECISIONS}, "
                          f"got {precision!r}")
-    tensors = [x, weight] + ([bias] if bias is not None else [])
-    if len({t.dtype for t in tensors}) != 1 or len({t.device for t in tensors}) != 1:
-        raise TypeError("linear_act: x, weight and bias must share one dtype and device, got "
-                        + ", ".join(f"{t.dtype} on {t.device}" for t in tensors))
+
+
+def _check_drop(drop, x):
+    E = x.shape[0] if x.dim() == 3 else 1
+    ok = (isinstance(drop, Drop) and drop.draw.seeds.dtype == torch.int64
+          and drop.threshold.dtype == torch.int16 and drop.scale.dtype == torch.float32
+          and all(tuple(t.shape) == (E,) for t in (drop.draw.seeds, drop.threshold, drop.scale))
+          and drop.draw.draw.dtype == torch.int64 and tuple(drop.draw.draw.shape) == (1,)
+          and all(t.device == x.device for t in drop.flat()[:4])
+          and 0 <= drop.draw.offset < 2 ** 31)
+    if not ok:
+        raise ValueError(f"linear_act: drop must be a Drop of int64 seeds [{E}], an int64 [1] "
+                         f"counter, int16 thresholds [{E}] and float32 scales [{E}] on "
+                         f"{x.device}, offset in [0, 2^31)")
 
 
 def _check_kernel_dtype(x):
@@ -371,90 +465,127 @@ def _strides(t: torch.Tensor) -> tuple:
 
 # The launchers take one model's 2-D tensors or E models' 3-D ones and return the same kind;
 # direct: called eagerly by FastganLinearAct (no torch.compile wrapper to consider).
-def _fwd_launch(x, weight, bias, act, slope, precision, direct=False):
-    E, M, K = x.shape if x.dim() == 3 else (1, *x.shape)   # x [E, M, K], weight [E, N, K]
-    N = weight.shape[-2]
-    y = torch.empty((*x.shape[:-1], N), dtype=x.dtype, device=x.device)    # [(E,) M, N]
+def _fwd_launch(x, weight, bias, act, slope, precision, direct=False, drop=None):
+    x_arg, (E, M, K), x_strides, draw, randn = _x_args(x, drop, weight, direct)
+    N = weight.shape[-2]                                   # x [E, M, K], weight [E, N, K]
+    lead = (E, M) if randn else x.shape[:-1]
+    y = torch.empty((*lead, N), dtype=weight.dtype, device=weight.device)   # [(E,) M, N]
     b = bias if bias is not None else y.new_empty(1)   # never read without HAS_BIAS; never y:
     # torch.compile's functionalized launch copies each pointer argument on its own, so two
     # arguments on one buffer are a race (see _dispatch.launcher)
     MB, EB, has_bias = _bucket(M), _bucket(E), bias is not None
     launch(_fwd, _grid(M, N, "BLOCK_M", "BLOCK_N", E),
-           (x, weight, b, y, M, N, K, MB, EB, *_strides(x), *_strides(weight),
-            b.stride(0) if b.dim() == 2 else 0, *_strides(y), slope),
-           (MB, EB, N, K, act, precision, has_bias, x.dtype),
-           direct, ACT=act, HAS_BIAS=has_bias, PRECISION=precision)
+           (x_arg, weight, b, y, *draw, M, N, K, MB, EB, *x_strides,
+            *_strides(weight), b.stride(0) if b.dim() == 2 else 0, *_strides(y), slope),
+           (MB, EB, N, K, act, precision, has_bias, drop is not None, randn, x_arg.dtype),
+           direct, ACT=act, HAS_BIAS=has_bias, DROP=drop is not None, X_RANDN=randn,
+           PRECISION=precision)
     return y
 
 
-def _dx_launch(dy, y, weight, act, slope, precision, direct=False):
+def _dx_launch(dy, y, weight, act, slope, precision, direct=False, drop=None):
     E, M, N = y.shape if y.dim() == 3 else (1, *y.shape)   # dy, y [E, M, N], weight [E, N, K]
     K = weight.shape[-1]
     dx = torch.empty((*y.shape[:-1], K), dtype=weight.dtype, device=y.device)  # [(E,) M, K]
     MB, EB = _bucket(M), _bucket(E)
     launch(_dx, _grid(M, K, "BLOCK_M", "BLOCK_K", E),
-           (dy, y, weight, dx, M, N, K, MB, EB, *_strides(dy), *_strides(y), *_strides(weight),
-            *_strides(dx), slope), (MB, EB, N, K, act, precision, dy.dtype, weight.dtype),
-           direct, ACT=act, PRECISION=precision)
+           (dy, y, weight, dx, *_drop_args(drop, weight, direct), M, N, K, MB, EB,
+            *_strides(dy), *_strides(y), *_strides(weight), *_strides(dx), slope),
+           (MB, EB, N, K, act, precision, drop is not None, dy.dtype, weight.dtype),
+           direct, ACT=act, DROP=drop is not None, PRECISION=precision)
     return dx
 
 
-def _dw_launch(dy, y, x, act, slope, has_bias, precision, direct=False):
-    E, M, N = y.shape if y.dim() == 3 else (1, *y.shape)   # dy, y [E, M, N], x [E, M, K]
-    K = x.shape[-1]
+def _dw_launch(dy, y, x, act, slope, has_bias, precision, direct=False, drop=None):
+    x_arg, (E, M, K), x_strides, draw, randn = _x_args(x, drop, y, direct)
+    N = y.shape[-1]                                         # dy, y [E, M, N], x [E, M, K]
     members = y.shape[:-2]                                  # (E,) or ()
-    dw = torch.empty((*members, N, K), dtype=x.dtype, device=x.device)
-    db = torch.empty((*members, N if has_bias else 0), dtype=x.dtype, device=x.device)
+    dw = torch.empty((*members, N, K), dtype=y.dtype, device=y.device)
+    db = torch.empty((*members, N if has_bias else 0), dtype=y.dtype, device=y.device)
     MB, EB = _bucket(M), _bucket(E)
     launch(_dw, _grid(N, K, "BLOCK_N", "BLOCK_K", E),
-           (dy, y, x, dw, db, M, N, K, MB, EB, *_strides(dy), *_strides(y), *_strides(x),
-            *_strides(dw), db.stride(0) if db.dim() == 2 else 0, slope),
-           (MB, EB, N, K, act, precision, has_bias, dy.dtype, x.dtype),
-           direct, ACT=act, HAS_BIAS=has_bias, PRECISION=precision)
+           (dy, y, x_arg, dw, db, *draw, M, N, K, MB, EB, *_strides(dy),
+            *_strides(y), *x_strides, *_strides(dw), db.stride(0) if db.dim() == 2 else 0,
+            slope),
+           (MB, EB, N, K, act, precision, has_bias, drop is not None, randn, dy.dtype,
+            x_arg.dtype),
+           direct, ACT=act, HAS_BIAS=has_bias, DROP=drop is not None, X_RANDN=randn,
+           PRECISION=precision)
     return dw, db
 
 
+# The ops take a Drop as its five fields (ds, dd, dt, dk: seeds, counter, threshold, scale, or
+# None without dropout; doff: the draw's offset), and a NormalDraw X as x None, its seeds and
+# counter in ds, dd, its offset in doff and its rows in rows (K: the weight's).
+def _x_of(x, weight, ds, dd, doff, rows):
+    return x if x is not None else NormalDraw(ds, dd, doff, rows, weight.shape[-1])
+
+
+def _flat(x, drop) -> tuple:
+    """(x, ds, dd, dt, dk, doff, rows) for the ops from linear_act's x and drop."""
+    if isinstance(x, NormalDraw):
+        return None, x.seeds, x.draw, None, None, x.offset, x.rows
+    return (x, *(drop.flat() if drop is not None else NO_DROP), 0)
+
+
 @triton_op("fastgan::linear_act_fwd", mutates_args={})
-def linear_act_fwd(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, act: int,
-                   slope: float, precision: str) -> torch.Tensor:
-    return _fwd_launch(x, weight, bias, act, slope, precision)
+def linear_act_fwd(x: torch.Tensor | None, weight: torch.Tensor, bias: torch.Tensor | None,
+                   act: int, slope: float, precision: str, ds: torch.Tensor | None,
+                   dd: torch.Tensor | None, dt: torch.Tensor | None, dk: torch.Tensor | None,
+                   doff: int, rows: int) -> torch.Tensor:
+    return _fwd_launch(_x_of(x, weight, ds, dd, doff, rows), weight, bias, act, slope, precision,
+                       drop=_drop(ds, dd, dt, dk, doff) if x is not None else None)
 
 
 @triton_op("fastgan::linear_act_bwd_dx", mutates_args={})
 def linear_act_bwd_dx(dy: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, act: int,
-                      slope: float, precision: str) -> torch.Tensor:
-    return _dx_launch(dy, y, weight, act, slope, precision)
+                      slope: float, precision: str, ds: torch.Tensor | None,
+                      dd: torch.Tensor | None, dt: torch.Tensor | None, dk: torch.Tensor | None,
+                      doff: int) -> torch.Tensor:
+    return _dx_launch(dy, y, weight, act, slope, precision, drop=_drop(ds, dd, dt, dk, doff))
 
 
 @triton_op("fastgan::linear_act_bwd_dw", mutates_args={})
-def linear_act_bwd_dw(dy: torch.Tensor, y: torch.Tensor, x: torch.Tensor, act: int, slope: float,
-                      has_bias: bool, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return _dw_launch(dy, y, x, act, slope, has_bias, precision)
+def linear_act_bwd_dw(dy: torch.Tensor, y: torch.Tensor, x: torch.Tensor | None,
+                      weight: torch.Tensor, act: int, slope: float, has_bias: bool,
+                      precision: str, ds: torch.Tensor | None, dd: torch.Tensor | None,
+                      dt: torch.Tensor | None, dk: torch.Tensor | None, doff: int,
+                      rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return _dw_launch(dy, y, _x_of(x, weight, ds, dd, doff, rows), act, slope, has_bias,
+                      precision, drop=_drop(ds, dd, dt, dk, doff) if x is not None else None)
 
 
 # ---- autograd ------------------------------------------------------------------------------
 def _setup_context(ctx, inputs, output):
-    x, weight, bias, act, slope, precision = inputs
-    ctx.save_for_backward(x, weight, output)
+    x, weight, bias, act, slope, precision, ds, dd, dt, dk, doff, rows = inputs
+    ctx.save_for_backward(x, weight, output, ds, dd, dt, dk)
     ctx.act, ctx.slope, ctx.precision, ctx.has_bias = act, slope, precision, bias is not None
+    ctx.doff, ctx.rows = doff, rows
 
 
 def _backward(ctx, dy):
-    # dX = dZ W and dW = dZ^T X, db = sum_rows dZ, dZ = dY act'(Y) (the module's docstring)
-    x, weight, y = ctx.saved_tensors
+    # dX = mask * (dZ W) and dW = dZ^T (mask * X), db = sum_rows dZ, dZ = dY act'(Y) (the
+    # module's docstring; mask = 1 without dropout; a NormalDraw X has no dX)
+    x, weight, y, ds, dd, dt, dk = ctx.saved_tensors
+    flat = (ds, dd, dt, dk, ctx.doff)
     need_x, need_w, need_b = ctx.needs_input_grad[:3]
     eager = getattr(ctx, "eager", False)               # FastganLinearAct: no dispatch
     dx = dw = db = None
     if need_x:
-        dx = (_dx_launch(dy, y, weight, ctx.act, ctx.slope, ctx.precision, True) if eager else
-              linear_act_bwd_dx(dy, y, weight, ctx.act, ctx.slope, ctx.precision))
+        dx = (_dx_launch(dy, y, weight, ctx.act, ctx.slope, ctx.precision, True, _drop(*flat))
+              if eager else
+              linear_act_bwd_dx(dy, y, weight, ctx.act, ctx.slope, ctx.precision, *flat))
     if need_w or need_b:
-        dw, db = (_dw_launch(dy, y, x, ctx.act, ctx.slope, ctx.has_bias, ctx.precision, True)
-                  if eager else
-                  linear_act_bwd_dw(dy, y, x, ctx.act, ctx.slope, ctx.has_bias, ctx.precision))
+        if eager:
+            x_ = _x_of(x, weight, ds, dd, ctx.doff, ctx.rows)
+            dw, db = _dw_launch(dy, y, x_, ctx.act, ctx.slope, ctx.has_bias, ctx.precision,
+                                True, _drop(*flat) if x is not None else None)
+        else:
+            dw, db = linear_act_bwd_dw(dy, y, x, weight, ctx.act, ctx.slope, ctx.has_bias,
+                                       ctx.precision, *flat, ctx.rows)
         dw = dw if need_w else None
         db = db if (need_b and ctx.has_bias) else None
-    return dx, dw, db, None, None, None
+    return dx, dw, db, None, None, None, None, None, None, None, None, None
 
 
 linear_act_fwd.register_autograd(_backward, setup_context=_setup_context)
@@ -466,9 +597,11 @@ class FastganLinearAct(torch.autograd.Function):
     nothing traces."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, act, slope, precision):
-        y = _fwd_launch(x, weight, bias, act, slope, precision, True)
-        _setup_context(ctx, (x, weight, bias, act, slope, precision), y)
+    def forward(ctx, x, weight, bias, act, slope, precision, ds, dd, dt, dk, doff, rows):
+        y = _fwd_launch(_x_of(x, weight, ds, dd, doff, rows), weight, bias, act, slope,
+                        precision, True, _drop(ds, dd, dt, dk, doff) if x is not None else None)
+        _setup_context(ctx, (x, weight, bias, act, slope, precision, ds, dd, dt, dk, doff, rows),
+                       y)
         ctx.eager = True
         return y
 
@@ -476,21 +609,41 @@ class FastganLinearAct(torch.autograd.Function):
 
 
 # ---- public function -----------------------------------------------------------------------
-def linear_act(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+def linear_act(x, weight: torch.Tensor, bias: torch.Tensor | None,
                activation: str, negative_slope: float = 0.2, *,
-               input_precision: str | None = None) -> torch.Tensor:
+               input_precision: str | None = None, drop: Drop | None = None) -> torch.Tensor:
     """act(x @ weight.T + bias), for one model or E stacked ones:
     x [M, K], weight [N, K], bias [N] or None -> [M, N];
     x [E, M, K], weight [E, N, K], bias [E, N] or None -> [E, M, N] (member e: x[e] @ weight[e].T).
 
     Triton on CUDA (and on the CPU under TRITON_INTERPRET=1), the reference elsewhere.
     input_precision: "ieee" or "tf32" for float32 dots; None picks tf32 on CUDA.
+    drop: x's units dropped inside the kernels (x * mask, the mask from drop's bits: the
+    module's docstring). x may be a NormalDraw [E, M, K] (no gradient), computed where the
+    kernels read it. The reference makes the draws (the bits and the mask, the normals).
     """
-    _check(x, weight, bias, activation, negative_slope, input_precision)
-    if not use_triton(x):
+    if isinstance(x, NormalDraw):
+        if drop is not None or weight.dim() != 3 or x.width != weight.shape[-1] \
+                or x.seeds.numel() != weight.shape[0]:
+            raise ValueError(f"linear_act: a NormalDraw x [{x.seeds.numel()}, {x.rows}, "
+                             f"{x.width}] needs weight [E, N, {x.width}] of its E members and "
+                             f"no drop, got {tuple(weight.shape)}")
+        _check_act(activation, negative_slope, input_precision)
+        if not use_triton(weight):
+            x = x.make()
+    else:
+        _check(x, weight, bias, activation, negative_slope, input_precision)
+        if drop is not None:
+            _check_drop(drop, x)
+    if not use_triton(weight):
+        if drop is not None:
+            M, K = x.shape[-2:]
+            bits = drop.draw.bits(M * K).view(*x.shape)            # [(E,) M, K] int16
+            x = x * dropout_mask(bits, drop.threshold, drop.scale)
         return linear_act_ref(x, weight, bias, activation, negative_slope)
-    _check_kernel_dtype(x)
-    precision = input_precision or default_precision(x)
+    _check_kernel_dtype(weight)
+    precision = input_precision or default_precision(weight)
     eager = not torch.compiler.is_compiling()
+    x, *draw = _flat(x, drop)
     return (FastganLinearAct.apply if eager else linear_act_fwd)(
-        x, weight, bias, ACTIVATIONS[activation], float(negative_slope), precision)
+        x, weight, bias, ACTIVATIONS[activation], float(negative_slope), precision, *draw)

@@ -81,6 +81,14 @@ class _StackedLinearAct(torch.autograd.Function):
         return dx, dw, db, None, None
 
 
+def dropout_mask(bits: torch.Tensor, threshold: torch.Tensor, scale: torch.Tensor):
+    """A dropout site's mask from its random bits, int16 [E, R, W] (or [R, W] for one model):
+    scale[e] where bits >= threshold[e] (int16 [E]), else 0 (scale float32 [E])."""
+    lead = (slice(None),) + (None,) * (bits.dim() - 1) if bits.dim() == 3 else (0,)
+    keep = bits >= threshold[lead]                                       # bool, as bits
+    return keep.to(scale.dtype).mul_(scale[lead])
+
+
 def linear_act_ref(x, weight, bias, activation: str, negative_slope: float = 0.2):
     """act(x @ weight.T + bias): x [M, K] or [E, M, K] (with weight [E, N, K], bias [E, N])."""
     if x.dim() == 3:

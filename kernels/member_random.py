@@ -8,6 +8,10 @@ on the other members, and a draw is one launch whatever E is (the member is grid
 
     member_bits(seeds [E], draw, n, offset)          -> int16 [E, n], uniform 16-bit words
     member_normal(seeds [E], draw, n, scale, offset) -> float32 [E, n], N(0, 1) (times scale[e])
+    _dropout_scale (a jit helper): the same bits, computed where a kernel reads a unit, as a
+        dropout multiplier (fastgan.kernels.linear_act drops its input's units with it)
+    _normal_at (a jit helper): the same normals, computed where a kernel reads them
+        (linear_act takes G's z so: z is never stored)
 
 The draw number is draw + offset: draw an int, or a device counter (int64 [1]) that the kernels
 read, so the caller can advance it on the device and launch each draw of a training step with
@@ -19,6 +23,8 @@ tests' truth, bit for bit for the words (the normals within rounding: log and co
 device's). The CPU training path keeps one torch.Generator per member instead (a Philox in
 PyTorch's integer ops would cost more than the step).
 """
+from typing import NamedTuple
+
 import torch
 from torch.library import triton_op
 
@@ -28,7 +34,7 @@ try:
 except ImportError:    # no Triton (macOS, Windows): the kernels are never launched
     from fastgan.kernels._no_triton import tl, triton
 
-from fastgan.kernels._dispatch import launcher
+from fastgan.kernels._dispatch import launcher, triton_available
 
 BLOCK = 1024
 
@@ -41,6 +47,35 @@ def _counters(draw_ptr, draw_offset, BLOCK: tl.constexpr):
     i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     draw = tl.load(draw_ptr) + draw_offset.to(tl.int64)
     return i, (draw << 32) | i.to(tl.int64)
+
+
+@triton.jit
+def _normal_at(seed_ptr, draw_ptr, draw_offset, e, u):
+    """N(0, 1) at positions u (int64, any shape) of member e's draw *draw_ptr + draw_offset:
+    what member_normal stores at u (both compute it here)."""
+    seed = tl.load(seed_ptr + e)
+    draw = tl.load(draw_ptr) + draw_offset.to(tl.int64)
+    return tl.randn(seed, (draw << 32) | u)
+
+
+@triton.jit
+def _dropout_scale(seed_ptr, draw_ptr, threshold_ptr, scale_ptr, draw_offset, e, rows, cols,
+                   width):
+    """[R, C] float32: member e's dropout multiplier of the units (rows [R], cols [C]) of a
+    [rows, width] site whose bits are member_bits(seeds, draw, rows * width, draw_offset):
+    scale[e] where the unit's 16 bits (signed) are >= threshold[e], else 0. Unit u = row * width
+    + col is half u % 2 (low first) of word u // 2, which is lane (u // 2) % 4 of Philox
+    counter u // 8: the same bits member_bits stores, recomputed (one Philox per unit)."""
+    seed = tl.load(seed_ptr + e)
+    draw = tl.load(draw_ptr) + draw_offset.to(tl.int64)
+    u = rows[:, None].to(tl.int64) * width + cols[None, :]                       # [R, C]
+    r0, r1, r2, r3 = tl.randint4x(seed, (draw << 32) | (u >> 3))
+    lane = (u >> 1) & 3
+    word = tl.where(lane == 0, r0, tl.where(lane == 1, r1, tl.where(lane == 2, r2, r3)))
+    word = word.to(tl.int32, bitcast=True)
+    bits = tl.where((u & 1) == 0, (word << 16) >> 16, word >> 16)      # the signed 16-bit half
+    keep = bits >= tl.load(threshold_ptr + e).to(tl.int32)
+    return tl.where(keep, tl.load(scale_ptr + e).to(tl.float32), 0.0)
 
 
 # `draw_offset` is never specialized (Triton would pass a 1 as a Python int, with no .to(), and
@@ -65,9 +100,8 @@ def _normal_kernel(seed_ptr, scale_ptr, draw_ptr, out_ptr, draw_offset, n, s_out
                    HAS_SCALE: tl.constexpr, BLOCK: tl.constexpr):
     # out [E, n] float32: tl.randn of counter (draw, i), times scale[e] when given
     e = tl.program_id(1).to(tl.int64)
-    seed = tl.load(seed_ptr + e)
-    i, offs = _counters(draw_ptr, draw_offset, BLOCK)
-    v = tl.randn(seed, offs)
+    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    v = _normal_at(seed_ptr, draw_ptr, draw_offset, e, i.to(tl.int64))
     if HAS_SCALE:
         v = v * tl.load(scale_ptr + e)
     tl.store(out_ptr + e * s_out + i, v, mask=i < n)
@@ -120,6 +154,43 @@ def member_normal_op(seeds: torch.Tensor, scale: torch.Tensor | None, draw: torc
 
 
 # ---- public functions ----------------------------------------------------------------------
+class BitDraw(NamedTuple):
+    """A draw of member_bits not made yet: the bits of member_bits(seeds, draw, n, offset), for
+    a kernel that computes them where it reads them (_dropout_scale), or for bits() to make."""
+    seeds: torch.Tensor          # int64 [E]
+    draw: torch.Tensor           # int64 [1], the device counter
+    offset: int
+
+    def bits(self, n: int) -> torch.Tensor:
+        """int16 [E, n]: the draw made (by the reference where no Triton kernel runs)."""
+        if triton_available(self.seeds.device):
+            return member_bits(self.seeds, self.draw, n, self.offset)
+        from fastgan.kernels.member_random_ref import member_bits_ref
+        return member_bits_ref(self.seeds, int(self.draw) + self.offset, n).to(self.seeds.device)
+
+
+class NormalDraw(NamedTuple):
+    """A draw of member_normal not made yet: [E, rows, width] of N(0, 1), draw number draw +
+    offset, for a kernel that computes each value where it reads it (_normal_at), or for
+    make()."""
+    seeds: torch.Tensor          # int64 [E]
+    draw: torch.Tensor           # int64 [1], the device counter
+    offset: int
+    rows: int
+    width: int
+
+    def make(self) -> torch.Tensor:
+        """float32 [E, rows, width]: the draw made (by the reference where no Triton runs)."""
+        E, n = self.seeds.numel(), self.rows * self.width
+        if triton_available(self.seeds.device):
+            out = member_normal(self.seeds, self.draw, n, offset=self.offset)
+        else:
+            from fastgan.kernels.member_random_ref import member_normal_ref
+            out = member_normal_ref(self.seeds, int(self.draw) + self.offset, n).to(
+                self.seeds.device)
+        return out.view(E, self.rows, self.width)
+
+
 def member_bits(seeds: torch.Tensor, draw, n: int, offset: int = 0) -> torch.Tensor:
     """int16 [E, n] of uniform random 16-bit words: member e's from its stream, draw number
     draw + offset. draw: an int, or an int64 [1] device counter (fastgan.streams passes its

@@ -61,6 +61,18 @@ def _log1p(t):
 
 
 @triton.jit
+def _bce_terms(z, y):
+    """Per element (fp32): the loss, sigmoid(z) and the loss's gradient sigmoid(z) - y."""
+    e = _exp(-tl.abs(z))                                     # in (0, 1]: never overflows
+    loss = tl.maximum(z, 0.0) - z * y + _log1p(e)
+    s_neg = e / (1.0 + e)                                    # sigmoid(-|z|), exact in fp32
+    sig = tl.where(z >= 0, 1.0 - s_neg, s_neg)
+    # sigmoid(z) - y, written so it stays exact where sigmoid(z) rounds to 1 (z = 30, y = 1)
+    grad = tl.where(z >= 0, (1.0 - y) - s_neg, s_neg - y)
+    return loss, sig, grad
+
+
+@triton.jit
 def _bce_block(z_ptr, y_ptr, g_ptr, n, y_value, inv_n, block, TARGET: tl.constexpr,
                BLOCK: tl.constexpr):
     """Loss and sigmoid sums (times 1/N) of one block of one member's row; writes its gradient.
@@ -75,12 +87,7 @@ def _bce_block(z_ptr, y_ptr, g_ptr, n, y_value, inv_n, block, TARGET: tl.constex
         y = tl.load(y_ptr).to(tl.float32)
     else:
         y = y_value
-    e = _exp(-tl.abs(z))                                     # in (0, 1]: never overflows
-    loss = tl.maximum(z, 0.0) - z * y + _log1p(e)
-    s_neg = e / (1.0 + e)                                    # sigmoid(-|z|), exact in fp32
-    sig = tl.where(z >= 0, 1.0 - s_neg, s_neg)
-    # sigmoid(z) - y, written so it stays exact where sigmoid(z) rounds to 1 (z = 30, y = 1)
-    grad = tl.where(z >= 0, (1.0 - y) - s_neg, s_neg - y)
+    loss, sig, grad = _bce_terms(z, y)
     tl.store(g_ptr + offs, (grad * inv_n).to(g_ptr.dtype.element_ty), mask=mask)
     loss = tl.where(mask, loss, 0.0)
     sig = tl.where(mask, sig, 0.0)

@@ -64,15 +64,29 @@ def test_prune_hook_picks_by_dtype_and_precision(monkeypatch, kernel):
 
 def test_subset_compiles_for_sm90_without_spills():
     rows = aot_check.run(aot_check.variants(90, subset=True), jobs=2)
-    assert len(rows) >= 27
+    assert len(rows) >= 37
     assert not aot_check.check(rows), "\n".join(aot_check.check(rows))
     assert {r["mma"] for r in rows if r["precision"] == "tf32"} == {"wgmma"}
 
 
-def test_member_random_kernels_compile_for_sm90_without_spills():
+def test_small_kernels_compile_for_sm90_without_spills():
+    """The members' Philox draws, minibatch std (with its dropout inside and without), the GAN
+    loss's gradient, the minibatch gather and the average's weights."""
     rows = aot_check.compile_random(90)
-    assert [r["kernel"] for r in rows] == ["member_bits", "member_normal"]
+    assert [r["kernel"] for r in rows] == [
+        "member_bits", "member_normal", "mbstd_fwd", "mbstd_fwd+drop", "mbstd_bwd",
+        "mbstd_bwd+drop", "gan_bce", "gan_bce per member", "take_rows", "ema_weights"]
     assert not aot_check.check(rows), "\n".join(aot_check.check(rows))
+
+
+def test_the_draws_inside_linear_act_compile_without_spills():
+    """The subset holds the largest tiles with D's dropout and G's z computed inside (Philox per
+    element read: the register pressure that could spill), for both float32 precisions."""
+    rows = [r for r in aot_check.run(aot_check.variants(90, subset=True), jobs=2)
+            if r["draw"] != "none"]
+    assert {(r["kernel"], r["draw"]) for r in rows} == {
+        ("fwd", "drop"), ("fwd", "randn"), ("dx", "drop"), ("dw", "drop"), ("dw", "randn")}
+    assert {r["precision"] for r in rows} == {"ieee", "tf32"}
 
 
 def test_every_kernel_compiles_as_the_gpu_launchers_call_it():

@@ -178,8 +178,9 @@ def test_instance_noise_per_member_and_zero_std_draws_nothing():
     real = torch.zeros(2, 4, 784)
     with torch.no_grad():
         z = gan.z(4)
-        calm = gan._d_forward(real, z, None, None)[1]
-        noisy = gan._d_forward(real, z, gan.eps(8, 0.5), None)[1]
+        calm, noisy = torch.zeros(2, 3), torch.zeros(2, 3)
+        gan._d_forward(real, z, None, None, calm)
+        gan._d_forward(real, z, gan.eps(8, 0.5), None, noisy)
     assert not torch.equal(calm[0], noisy[0]) and torch.equal(calm[1], noisy[1])
 
 
@@ -208,12 +209,13 @@ def test_per_member_labels_and_g_losses(one_thread):
         real = torch.rand(1, 6, 784) * 2 - 1
         fake = torch.rand(1, 6, 784) * 2 - 1
         with torch.no_grad():
-            d2 = both._d_on_fake(real.repeat(2, 1, 1), fake.repeat(2, 1, 1), None, None)[1]
-            g2 = both._g_on_fake(fake.repeat(2, 1, 1), None, None)[1]
+            d2, g2, d1, g1 = (torch.zeros(n, c) for n, c in ((2, 3), (2, 2), (1, 3), (1, 2)))
+            both._d_on_fake(real.repeat(2, 1, 1), fake.repeat(2, 1, 1), None, None, d2)
+            both._g_on_fake(fake.repeat(2, 1, 1), None, None, g2)
             for p, q in zip(alone.D.parameters(), both.D.parameters()):
                 p.copy_(q[e:e + 1])
-            d1 = alone._d_on_fake(real, fake, None, None)[1]
-            g1 = alone._g_on_fake(fake, None, None)[1]
+            alone._d_on_fake(real, fake, None, None, d1)
+            alone._g_on_fake(fake, None, None, g1)
         assert torch.equal(d2[e], d1[0]) and torch.equal(g2[e], g1[0])
         assert (g1[0, 0] < 0) == (cfg.g_loss == "minimax")   # -BCE(D(G(z)), 0)
 

@@ -128,8 +128,9 @@ def test_topk_loss_keeps_the_fakes_d_rates_highest():
     gan = GAN([cfg, TrainConfig(seed=2, model=cfg.model)], CPU, compile=False)
     fake = (torch.rand(2, 17, 784, generator=torch.Generator().manual_seed(3)) * 2 - 1)
     fake.requires_grad_()
-    loss, stats = gan._g_on_fake(fake, None, None, topk=5)
-    loss.backward()
+    stats = torch.zeros(2, 2)
+    loss, grad = gan._g_on_fake(fake, None, None, stats, topk=5)
+    loss.backward(grad)
     with torch.no_grad():
         logits = gan.D(fake)[..., 0].double()                                  # [2, 17]
     for e in range(2):

@@ -125,12 +125,12 @@ def test_interrupt_saves_a_checkpoint(tmp_path, mnist_dir, monkeypatch):
     calls = {"n": 0}
     real_g_step = GAN.g_step
 
-    def g_step(self, b, *args):
+    def g_step(self, b, *args, **kw):
         calls["n"] += 1
         if calls["n"] == 5:
             import signal, os
             os.kill(os.getpid(), signal.SIGINT)      # handled: the step finishes, then it stops
-        return real_g_step(self, b, *args)
+        return real_g_step(self, b, *args, **kw)
     monkeypatch.setattr(GAN, "g_step", g_step)
     rc, out = train(tmp_path, "int", *SMALL, "--steps", "50", data=mnist_dir)
     assert rc == 130
@@ -142,14 +142,14 @@ def test_divergence_stops_with_exit_3_and_keeps_last_good_checkpoint(tmp_path, m
     real_d_step = GAN.d_step
     calls = {"n": 0}
 
-    def d_step(self, real, *args):
+    def d_step(self, real, *args, **kw):
         calls["n"] += 1
-        stats = real_d_step(self, real, *args)
+        stats = real_d_step(self, real, *args, **kw)
         if calls["n"] > 12:
             with torch.no_grad():
                 for p in self.D.parameters():
                     p.fill_(float("nan"))
-            return stats * float("nan")
+                stats.fill_(float("nan"))
         return stats
     monkeypatch.setattr(GAN, "d_step", d_step)
     rc, out = train(tmp_path, "nan", *SMALL, "--steps", "40", "--ckpt-every", "10",

@@ -129,3 +129,14 @@ def load(path) -> dict:
     if not isinstance(ckpt, dict) or not {"step", "config", "G"} <= ckpt.keys():
         raise CheckpointError(f"{path} is not a fastgan checkpoint")
     return ckpt
+
+
+def dense_keys(saved: dict, own: dict) -> dict:
+    """A checkpoint's D (or G) keys in the model's names: checkpoints written before D kept a
+    slot for every dropout site (a run without dropout: net.0, net.1, net.2) hold the same
+    tensors in the same order."""
+    if saved.keys() == own.keys():
+        return saved
+    if len(saved) != len(own):
+        raise KeyError(f"checkpoint holds {sorted(saved)}, the model {sorted(own)}")
+    return dict(zip(own.keys(), saved.values()))

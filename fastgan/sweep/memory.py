@@ -3,8 +3,9 @@ memory free on the device, and the one-line refusal of a grid that does not fit.
 
 A member's memory (float32): G's and D's parameters with their gradients and Adam's two moments
 (4 copies), G's average (1 more of G), and the larger update's activations: the D step saves
-each D layer's input and output for its 2B rows (real and fake) and draws 16-bit dropout words;
-the G step saves G's and D's layers for B rows. The training images are one copy per group
+each D layer's input and output for its 2B rows (real and fake) and, on the CPU, 16-bit dropout
+words (on CUDA the kernels compute them where they read a unit: none stored); the G step saves
+G's and D's layers for B rows. The training images are one copy per group
 (the members share them). Groups of different shapes train one after another, so a sweep fits
 when its largest group does. The estimate is a floor: the allocator and temporaries add to it,
 so a grid is refused above HEADROOM of the free memory. The measured peak of each member is in
@@ -17,8 +18,9 @@ from fastgan.models import layer_shapes
 HEADROOM = 0.8          # the share of the free memory a grid may plan to use
 
 
-def member_bytes(cfg: TrainConfig) -> int:
-    """The estimate of one member's memory while it trains, in bytes."""
+def member_bytes(cfg: TrainConfig, cuda: bool = False) -> int:
+    """The estimate of one member's memory while it trains, in bytes (cuda: on a GPU, where
+    the dropout bits are never stored)."""
     m, b = cfg.model, cfg.batch_size
     layers = layer_shapes(m)
     n_g = len(m.g_hidden) + 1
@@ -30,7 +32,7 @@ def member_bytes(cfg: TrainConfig) -> int:
     state = 4 * (4 * (g_params + d_params) + g_params)            # p, grad, m, v; G's average
     d_saved = sum(k + n for (k, _, _), n in zip(d_layers, d_out))
     g_saved = sum(k + n for k, n, _ in g_layers)
-    masks = 2 * sum([m.image_dim, *m.d_hidden])                    # int16 words a row
+    masks = 0 if cuda else 2 * sum([m.image_dim, *m.d_hidden])    # int16 words a row
     d_step = 2 * b * (4 * d_saved + masks)
     g_step = b * (4 * (g_saved + d_saved) + masks)
     return state + max(d_step, g_step)
@@ -61,11 +63,11 @@ def check_fits(groups: list[list[TrainConfig]], device, free: int | None) -> Non
     bytes, naming how many members of it would."""
     if free is None or not groups:
         return
-    budget = HEADROOM * free
+    budget, cuda = HEADROOM * free, getattr(device, "type", str(device)) == "cuda"
     for cfgs in groups:
-        need = images_bytes(cfgs[0]) + sum(member_bytes(c) for c in cfgs)
+        need = images_bytes(cfgs[0]) + sum(member_bytes(c, cuda) for c in cfgs)
         if need > budget:
-            each = member_bytes(cfgs[0])
+            each = member_bytes(cfgs[0], cuda)
             fit = max(0, int((budget - images_bytes(cfgs[0])) // each))
             raise BadValue(
                 f"{len(cfgs)} members of one shape need about {need / 2 ** 30:.1f} GiB on "
