@@ -27,7 +27,7 @@ test: $(STAMP)
 	@echo "test 2/3: the Triton kernels in interpreter mode"
 	TRITON_INTERPRET=1 $(PY) -m pytest -q tests/test_kernels.py \
 	    tests/test_interpreter_training.py tests/test_member_random.py tests/test_graphs.py \
-	    tests/test_fused_dropout.py
+	    tests/test_fused_dropout.py tests/test_eager_calls.py
 	TRITON_INTERPRET=1 $(PY) -m pytest -q -p no:cacheprovider bench/test_launch_cost.py
 	@echo "test 3/3: the benchmarks' smoke tests"
 	$(PY) -m pytest -q bench/ --benchmark-disable -p no:cacheprovider

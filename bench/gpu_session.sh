@@ -3,7 +3,8 @@
 #   run      the main job on CUDA: fastgan.train for --steps $RUN_STEPS (default 300), compiled,
 #            then the same with --cuda-graphs, each scored at its end
 #   tests    the CUDA kernel tests (tf32/bf16/ieee), the CPU-vs-GPU parity tests, the Philox
-#            streams, the ops traced by torch.compile against eager, and a GAN on the kernels
+#            streams and the draws inside the kernels, the eager calls' plans, the ops traced by
+#            torch.compile against eager, and a GAN on the kernels
 #            (in $TEST_WORKERS processes when pytest-xdist is there, default 8; each test
 #            stopped after $TEST_TIMEOUT s with pytest-timeout)
 #   kernels  the kernel benchmarks -> bench/results/kernels.{json,md}, docs/benchmarks.md block
@@ -38,7 +39,8 @@ if [ "${1:-}" = "--dry-run" ]; then
       tests/test_interpreter_training.py tests/test_compile.py tests/test_launch_args.py \
       bench/test_linear_act.py \
       bench/test_sigmoid_bce.py bench/report.py bench/train_speed.py bench/sweep_speed.py \
-      bench/profile_ops.py bench/step_speed.py tests/test_graphs.py \
+      bench/profile_ops.py bench/step_speed.py tests/test_graphs.py tests/test_fused_dropout.py \
+      tests/test_eager_calls.py \
       docs/benchmarks.md bench/results; do
     [ -e "$f" ] || { echo "dry-run: missing $f" >&2; bad=1; }
   done
@@ -51,6 +53,7 @@ if [ "${1:-}" = "--dry-run" ]; then
   python -m pytest -q --collect-only -p no:cacheprovider tests/test_kernels.py \
       tests/test_member_random.py tests/test_interpreter_training.py \
       tests/test_parity.py tests/test_compile.py tests/test_launch_args.py tests/test_graphs.py \
+      tests/test_fused_dropout.py tests/test_eager_calls.py \
       bench/test_linear_act.py bench/test_sigmoid_bce.py > /dev/null \
       || { echo "dry-run: the stages' tests do not collect" >&2; bad=1; }
   python - <<'PY' || bad=1
@@ -114,7 +117,8 @@ for stage in $stages; do
       FASTGAN_FAILURE_LOG="$out/failures.log" timeout_py -m pytest -rfE --tb=short \
           -p no:cacheprovider "${workers[@]}" "${per_test[@]}" tests/test_kernels.py \
           tests/test_parity.py tests/test_member_random.py tests/test_interpreter_training.py \
-          tests/test_compile.py tests/test_launch_args.py tests/test_graphs.py 2>&1 \
+          tests/test_compile.py tests/test_launch_args.py tests/test_graphs.py \
+          tests/test_fused_dropout.py tests/test_eager_calls.py 2>&1 \
           | grep -v "Benchmark" \
           | tee "$out/tests.log" | grep -E "(^|\] )(FAILED|ERROR) |passed|failed" || status=1 ;;
     kernels)

@@ -33,7 +33,7 @@ from fastgan.step import Stats, train_step  # noqa: E402
 
 NO_KERNEL = ("view", "_unsafe_view", "slice", "select", "detach", "alias", "expand", "t",
              "transpose", "as_strided", "unsqueeze", "squeeze", "permute", "lift_fresh",
-             "empty", "empty_like", "empty_strided")
+             "empty", "empty_like", "empty_strided", "new_empty")
 
 
 class Ops(TorchDispatchMode):

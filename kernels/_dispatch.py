@@ -73,7 +73,7 @@ def launcher(kernel):
     return wrap_triton(kernel)
 
 
-_STAND_INS = {}  # (device, place) -> a one-element tensor that eager launches pass, never read
+_STAND_INS = {}  # (device, n) -> n one-element tensors that eager launches pass, never read
 
 
 def stand_ins(ref: torch.Tensor, n: int, direct: bool) -> tuple:
@@ -83,13 +83,11 @@ def stand_ins(ref: torch.Tensor, n: int, direct: bool) -> tuple:
     may trace); made once and kept for direct eager calls, which allocate nothing for them."""
     if not direct:
         return tuple(ref.new_empty(1) for _ in range(n))
-    out = []
-    for i in range(n):
-        t = _STAND_INS.get((ref.device, i))
-        if t is None:
-            t = _STAND_INS[(ref.device, i)] = torch.empty(1, device=ref.device)
-        out.append(t)
-    return tuple(out)
+    device = ref.device
+    out = _STAND_INS.get((device, n))
+    if out is None:
+        out = _STAND_INS[(device, n)] = tuple(torch.empty(1, device=device) for _ in range(n))
+    return out
 
 
 _TILES = {}     # (autotuned kernel, launch key) -> the chosen tile's block sizes, keywords

@@ -41,6 +41,8 @@ try:
 except ImportError:    # no Triton (macOS, Windows): the kernels are never launched
     from fastgan.kernels._no_triton import libdevice, tl, triton
 
+from fastgan.kernels import _dispatch
+from fastgan.kernels._dispatch import _TILES as TILES_CHOSEN
 from fastgan.kernels._dispatch import (INTERPRET, default_precision, launch,
                                        stand_ins, use_triton)
 from fastgan.kernels.linear_act_ref import dropout_mask, linear_act_ref
@@ -465,7 +467,9 @@ def _strides(t: torch.Tensor) -> tuple:
 
 # The launchers take one model's 2-D tensors or E models' 3-D ones and return the same kind;
 # direct: called eagerly by FastganLinearAct (no torch.compile wrapper to consider).
-def _fwd_launch(x, weight, bias, act, slope, precision, direct=False, drop=None):
+# Each launcher returns its outputs; plan=True: also the launch's plan (out shapes, grid,
+# arguments after the tensors, keywords) for _Eager to repeat with new tensors.
+def _fwd_launch(x, weight, bias, act, slope, precision, direct=False, drop=None, plan=False):
     x_arg, (E, M, K), x_strides, draw, randn = _x_args(x, drop, weight, direct)
     N = weight.shape[-2]                                   # x [E, M, K], weight [E, N, K]
     lead = (E, M) if randn else x.shape[:-1]
@@ -474,44 +478,51 @@ def _fwd_launch(x, weight, bias, act, slope, precision, direct=False, drop=None)
     # torch.compile's functionalized launch copies each pointer argument on its own, so two
     # arguments on one buffer are a race (see _dispatch.launcher)
     MB, EB, has_bias = _bucket(M), _bucket(E), bias is not None
-    launch(_fwd, _grid(M, N, "BLOCK_M", "BLOCK_N", E),
-           (x_arg, weight, b, y, *draw, M, N, K, MB, EB, *x_strides,
-            *_strides(weight), b.stride(0) if b.dim() == 2 else 0, *_strides(y), slope),
-           (MB, EB, N, K, act, precision, has_bias, drop is not None, randn, x_arg.dtype),
-           direct, ACT=act, HAS_BIAS=has_bias, DROP=drop is not None, X_RANDN=randn,
-           PRECISION=precision)
-    return y
+    tail = (*draw[4:], M, N, K, MB, EB, *x_strides, *_strides(weight),
+            b.stride(0) if b.dim() == 2 else 0, *_strides(y), slope)
+    grid, key = _grid(M, N, "BLOCK_M", "BLOCK_N", E), (MB, EB, N, K, act, precision, has_bias,
+                                                        drop is not None, randn, x_arg.dtype)
+    launch(_fwd, grid, (x_arg, weight, b, y, *draw[:4], *tail), key, direct, ACT=act,
+           HAS_BIAS=has_bias, DROP=drop is not None, X_RANDN=randn, PRECISION=precision)
+    return (y, _plan(_fwd, key, grid, tail, (y.shape,))) if plan else y
 
 
-def _dx_launch(dy, y, weight, act, slope, precision, direct=False, drop=None):
+def _dx_launch(dy, y, weight, act, slope, precision, direct=False, drop=None, plan=False):
     E, M, N = y.shape if y.dim() == 3 else (1, *y.shape)   # dy, y [E, M, N], weight [E, N, K]
     K = weight.shape[-1]
     dx = torch.empty((*y.shape[:-1], K), dtype=weight.dtype, device=y.device)  # [(E,) M, K]
     MB, EB = _bucket(M), _bucket(E)
-    launch(_dx, _grid(M, K, "BLOCK_M", "BLOCK_K", E),
-           (dy, y, weight, dx, *_drop_args(drop, weight, direct), M, N, K, MB, EB,
-            *_strides(dy), *_strides(y), *_strides(weight), *_strides(dx), slope),
-           (MB, EB, N, K, act, precision, drop is not None, dy.dtype, weight.dtype),
-           direct, ACT=act, DROP=drop is not None, PRECISION=precision)
-    return dx
+    draw = _drop_args(drop, weight, direct)
+    tail = (draw[4], M, N, K, MB, EB, *_strides(dy), *_strides(y), *_strides(weight),
+            *_strides(dx), slope)
+    grid = _grid(M, K, "BLOCK_M", "BLOCK_K", E)
+    key = (MB, EB, N, K, act, precision, drop is not None, dy.dtype, weight.dtype)
+    launch(_dx, grid, (dy, y, weight, dx, *draw[:4], *tail), key, direct, ACT=act,
+           DROP=drop is not None, PRECISION=precision)
+    return (dx, _plan(_dx, key, grid, tail, (dx.shape,))) if plan else dx
 
 
-def _dw_launch(dy, y, x, act, slope, has_bias, precision, direct=False, drop=None):
+def _dw_launch(dy, y, x, act, slope, has_bias, precision, direct=False, drop=None, plan=False):
     x_arg, (E, M, K), x_strides, draw, randn = _x_args(x, drop, y, direct)
     N = y.shape[-1]                                         # dy, y [E, M, N], x [E, M, K]
     members = y.shape[:-2]                                  # (E,) or ()
     dw = torch.empty((*members, N, K), dtype=y.dtype, device=y.device)
     db = torch.empty((*members, N if has_bias else 0), dtype=y.dtype, device=y.device)
     MB, EB = _bucket(M), _bucket(E)
-    launch(_dw, _grid(N, K, "BLOCK_N", "BLOCK_K", E),
-           (dy, y, x_arg, dw, db, *draw, M, N, K, MB, EB, *_strides(dy),
-            *_strides(y), *x_strides, *_strides(dw), db.stride(0) if db.dim() == 2 else 0,
-            slope),
-           (MB, EB, N, K, act, precision, has_bias, drop is not None, randn, dy.dtype,
-            x_arg.dtype),
-           direct, ACT=act, HAS_BIAS=has_bias, DROP=drop is not None, X_RANDN=randn,
-           PRECISION=precision)
-    return dw, db
+    tail = (draw[4], M, N, K, MB, EB, *_strides(dy), *_strides(y), *x_strides, *_strides(dw),
+            db.stride(0) if db.dim() == 2 else 0, slope)
+    grid = _grid(N, K, "BLOCK_N", "BLOCK_K", E)
+    key = (MB, EB, N, K, act, precision, has_bias, drop is not None, randn, dy.dtype,
+           x_arg.dtype)
+    launch(_dw, grid, (dy, y, x_arg, dw, db, *draw[:4], *tail), key, direct, ACT=act,
+           HAS_BIAS=has_bias, DROP=drop is not None, X_RANDN=randn, PRECISION=precision)
+    return ((dw, db), _plan(_dw, key, grid, tail, (dw.shape, db.shape))) if plan else (dw, db)
+
+
+def _plan(kernel, key, grid, tail, shapes) -> tuple | None:
+    """(out shapes, grid, tail, keywords) of a launch whose tile is chosen (else None)."""
+    chosen = TILES_CHOSEN.get((kernel, key))
+    return None if chosen is None else (shapes, grid(chosen[0]), tail, chosen[1])
 
 
 # The ops take a Drop as its five fields (ds, dd, dt, dk: seeds, counter, threshold, scale, or
@@ -569,20 +580,12 @@ def _backward(ctx, dy):
     x, weight, y, ds, dd, dt, dk = ctx.saved_tensors
     flat = (ds, dd, dt, dk, ctx.doff)
     need_x, need_w, need_b = ctx.needs_input_grad[:3]
-    eager = getattr(ctx, "eager", False)               # FastganLinearAct: no dispatch
     dx = dw = db = None
     if need_x:
-        dx = (_dx_launch(dy, y, weight, ctx.act, ctx.slope, ctx.precision, True, _drop(*flat))
-              if eager else
-              linear_act_bwd_dx(dy, y, weight, ctx.act, ctx.slope, ctx.precision, *flat))
+        dx = linear_act_bwd_dx(dy, y, weight, ctx.act, ctx.slope, ctx.precision, *flat)
     if need_w or need_b:
-        if eager:
-            x_ = _x_of(x, weight, ds, dd, ctx.doff, ctx.rows)
-            dw, db = _dw_launch(dy, y, x_, ctx.act, ctx.slope, ctx.has_bias, ctx.precision,
-                                True, _drop(*flat) if x is not None else None)
-        else:
-            dw, db = linear_act_bwd_dw(dy, y, x, weight, ctx.act, ctx.slope, ctx.has_bias,
-                                       ctx.precision, *flat, ctx.rows)
+        dw, db = linear_act_bwd_dw(dy, y, x, weight, ctx.act, ctx.slope, ctx.has_bias,
+                                   ctx.precision, *flat, ctx.rows)
         dw = dw if need_w else None
         db = db if (need_b and ctx.has_bias) else None
     return dx, dw, db, None, None, None, None, None, None, None, None, None
@@ -592,20 +595,105 @@ linear_act_fwd.register_autograd(_backward, setup_context=_setup_context)
 
 
 class FastganLinearAct(torch.autograd.Function):
-    """The same forward and backward called eagerly without torch.library's dispatch (the
-    launchers run as the triton_ops run them on plain tensors): what an eager call takes when
-    nothing traces."""
+    """The same forward and backward called eagerly, without torch.library's dispatch: what an
+    eager call takes when nothing traces. Each launch's plan (out shapes, grid, the arguments
+    after the tensors, the tile's keywords) is kept per key of the inputs' shapes and strides
+    and the op's settings, so a call after the first only allocates its outputs and calls the
+    kernel's JIT function (no argument math, no autotuner). spec: (act, slope, precision, drop);
+    x a tensor or a NormalDraw."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, act, slope, precision, ds, dd, dt, dk, doff, rows):
-        y = _fwd_launch(_x_of(x, weight, ds, dd, doff, rows), weight, bias, act, slope,
-                        precision, True, _drop(ds, dd, dt, dk, doff) if x is not None else None)
-        _setup_context(ctx, (x, weight, bias, act, slope, precision, ds, dd, dt, dk, doff, rows),
-                       y)
-        ctx.eager = True
+    def forward(ctx, x, weight, bias, spec, key=None):
+        act, slope, precision, drop = spec
+        drawn = key is None and isinstance(x, NormalDraw)
+        if key is None:                     # else linear_act's signature of the call
+            key = ((x.offset, x.rows, x.width) if drawn else (x.shape, x.stride(), x.dtype),
+                   weight.shape, weight.stride(), bias is None or bias.stride(), spec[:3],
+                   None if drop is None else drop.draw.offset)
+        plan = _PLANS.get((_fwd, key))
+        if plan is None:
+            y, plan = _fwd_launch(x, weight, bias, act, slope, precision, True, drop, plan=True)
+            if plan is not None:
+                _PLANS[(_fwd, key)] = plan
+        else:
+            (shape,), grid, tail, kwargs = plan
+            y = weight.new_empty(shape)
+            x_arg, draw, b = _eager_tensors(x, drop, bias, weight)
+            _fwd.fn.run(x_arg, weight, b, y, *draw, *tail, grid=grid, warmup=False, **kwargs)
+        ctx.save_for_backward(None if drawn else x, weight, y)
+        ctx.spec, ctx.key, ctx.has_bias = spec, key, bias is not None
+        ctx.drawn = x if drawn else None
         return y
 
-    backward = staticmethod(_backward)
+    @staticmethod
+    def backward(ctx, dy):
+        # dX = mask * (dZ W), dW = dZ^T (mask * X), db = sum_rows dZ (the module's docstring)
+        x, weight, y = ctx.saved_tensors
+        act, slope, precision, drop = ctx.spec
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx = dw = db = None
+        stride = dy.stride()        # the rest of what the launches depend on is in ctx.key
+        if need_x:
+            key = (_dx, ctx.key, stride)
+            plan = _PLANS.get(key)
+            if plan is None:
+                dx, plan = _dx_launch(dy, y, weight, act, slope, precision, True, drop, plan=True)
+                if plan is not None:
+                    _PLANS[key] = plan
+            else:
+                (shape,), grid, tail, kwargs = plan
+                dx = weight.new_empty(shape)
+                draw = drop.flat()[:4] if drop is not None else stand_ins(weight, 4, True)
+                _dx.fn.run(dy, y, weight, dx, *draw, *tail, grid=grid, warmup=False, **kwargs)
+        if need_w or need_b:
+            x = x if ctx.drawn is None else ctx.drawn
+            key = (_dw, ctx.key, stride)
+            plan = _PLANS.get(key)
+            if plan is None:
+                (dw, db), plan = _dw_launch(dy, y, x, act, slope, ctx.has_bias, precision, True,
+                                            drop, plan=True)
+                if plan is not None:
+                    _PLANS[key] = plan
+            else:
+                (w_shape, b_shape), grid, tail, kwargs = plan
+                dw, db = y.new_empty(w_shape), y.new_empty(b_shape)
+                x_arg, draw, _ = _eager_tensors(x, drop, None, y)
+                _dw.fn.run(dy, y, x_arg, dw, db, *draw, *tail, grid=grid, warmup=False,
+                           **kwargs)
+            dw = dw if need_w else None
+            db = db if (need_b and ctx.has_bias) else None
+        return dx, dw, db, None, None
+
+
+# autograd.Function.apply's Python wrapper (functorch's unwrapping of dead wrappers) costs about
+# 18 us a call on the development CPU; with no functorch transform active it only calls the C++
+# apply, which an eager call here calls itself (torch._C._FunctionBase.apply, bound to the class).
+_C_APPLY = torch._C._FunctionBase.__dict__["apply"].__get__(None, FastganLinearAct)
+
+
+def _apply(*args):
+    if torch._C._are_functorch_transforms_active():
+        return FastganLinearAct.apply(*args)
+    return _C_APPLY(*args)
+
+
+_PLANS = {}     # (kernel, key of the call) -> plan (FastganLinearAct)
+_SEEN = {}      # an eager call's signature, its checks passed -> (act, slope, precision, None)
+
+
+def _settings() -> tuple:
+    """The global settings an eager call's path depends on: the backend, the CUDA precision."""
+    return _dispatch._backend, _dispatch._cuda_precision
+
+
+def _eager_tensors(x, drop, bias, ref) -> tuple:
+    """(x's pointer argument, the four draw tensors, the bias or its stand-in) of an eager
+    launch, as _x_args and the launchers pass them."""
+    st = stand_ins(ref, 5, True)
+    b = bias if bias is not None else st[4]
+    if isinstance(x, NormalDraw):
+        return st[0], (x.seeds, x.draw, st[1], st[2]), b
+    return x, (drop.flat()[:4] if drop is not None else st[:4]), b
 
 
 # ---- public function -----------------------------------------------------------------------
@@ -622,6 +710,20 @@ def linear_act(x, weight: torch.Tensor, bias: torch.Tensor | None,
     module's docstring). x may be a NormalDraw [E, M, K] (no gradient), computed where the
     kernels read it. The reference makes the draws (the bits and the mask, the normals).
     """
+    if type(x) is torch.Tensor and not torch.compiler.is_compiling():
+        # an eager call like one before it (checked, on Triton): straight to the kernels
+        sig = (x.shape, x.stride(), x.dtype, x.device, weight.shape, weight.stride(),
+               weight.dtype, bias is None or (bias.shape, bias.stride(), bias.dtype), activation,
+               negative_slope, input_precision, None if drop is None else drop.draw.offset,
+               _settings())     # None, not a bool, beside the offset: True == 1
+        spec = _SEEN.get(sig)
+        if spec is not None:
+            if drop is not None:
+                _check_drop(drop, x)
+                spec = (*spec[:3], drop)
+            return _apply(x, weight, bias, spec, sig)
+    else:
+        sig = None
     if isinstance(x, NormalDraw):
         if drop is not None or weight.dim() != 3 or x.width != weight.shape[-1] \
                 or x.seeds.numel() != weight.shape[0]:
@@ -643,7 +745,11 @@ def linear_act(x, weight: torch.Tensor, bias: torch.Tensor | None,
         return linear_act_ref(x, weight, bias, activation, negative_slope)
     _check_kernel_dtype(weight)
     precision = input_precision or default_precision(weight)
-    eager = not torch.compiler.is_compiling()
+    if not torch.compiler.is_compiling():
+        spec = (ACTIVATIONS[activation], float(negative_slope), precision, drop)
+        if sig is not None:
+            _SEEN[sig] = (*spec[:3], None)
+        return _apply(x, weight, bias, spec, sig)
     x, *draw = _flat(x, drop)
-    return (FastganLinearAct.apply if eager else linear_act_fwd)(
-        x, weight, bias, ACTIVATIONS[activation], float(negative_slope), precision, *draw)
+    return linear_act_fwd(x, weight, bias, ACTIVATIONS[activation], float(negative_slope),
+                          precision, *draw)
