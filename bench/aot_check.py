@@ -34,10 +34,12 @@ DTYPES = {"float32": "fp32", "bfloat16": "bf16"}      # torch name -> Triton poi
 
 
 def variants(target: int, subset: bool = False) -> list[dict]:
-    """Every (kernel, tile, act, bias, precision, dtype) the autotuner can pick on target: each
-    kind's declared tiles (all of them, whatever FASTGAN_AUTOTUNE says) that fit its block."""
+    """Every (kernel, tile, act, bias, precision, dtype, draw) the autotuner can pick on
+    target: each kind's declared tiles (all of them, whatever FASTGAN_AUTOTUNE says) that fit
+    its block; the draws inside (float32: D's dropout, G's z) at the layers that take them
+    (leaky_relu, with bias), z's forward without the tiles it never tries (RANDN_SPILLS)."""
     import torch
-    from fastgan.kernels.linear_act import ITEMSIZE, TILES, kind, smem_bytes
+    from fastgan.kernels.linear_act import ITEMSIZE, RANDN_SPILLS, TILES, kind, smem_bytes
     out = []
     for kernel, kinds in TILES.items():
         for dtype in DTYPES:
@@ -55,13 +57,14 @@ def variants(target: int, subset: bool = False) -> list[dict]:
                             out.append(dict(kernel=kernel, tile=list(tile), act=act, bias=bias,
                                             precision=prec, dtype=dtype, target=target,
                                             draw="none"))
-                    # the draws inside: the layers that take them (leaky_relu, with bias)
-                    for draw in ("drop", "randn") if dtype == "float32" else ():
-                        if draw == "randn" and kernel == "dx":
-                            continue                     # z has no gradient
-                        out += [dict(kernel=kernel, tile=list(tile), act="leaky_relu",
-                                     bias=kernel != "dx", precision=prec, dtype=dtype,
-                                     target=target, draw=draw) for tile in fit]
+                for draw in ("drop", "randn") if dtype == "float32" else ():
+                    if draw == "randn" and kernel == "dx":
+                        continue                         # z has no gradient
+                    tiles = [t for t in fit if not (draw == "randn" and kernel == "fwd"
+                                                    and t in RANDN_SPILLS)]
+                    out += [dict(kernel=kernel, tile=list(t), act="leaky_relu",
+                                 bias=kernel != "dx", precision=prec, dtype=dtype,
+                                 target=target, draw=draw) for t in tiles]
     return out
 
 

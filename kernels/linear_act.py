@@ -120,11 +120,23 @@ def kind(dtype: torch.dtype, precision: str) -> str:
     return "bf16" if dtype == torch.bfloat16 else precision
 
 
-def tiles_for(kernel: str, kind_: str, smem_limit: int) -> list[tuple]:
-    """The tiles the autotuner may try for one launch: its kind's list (the first tile only
-    when FASTGAN_AUTOTUNE=0), less those over the block's shared memory (if none is left, the
-    first)."""
-    tiles = TILES[kernel][kind_] if TUNE else TILES[kernel][kind_][:1]
+# Forward tiles that spill 8-12 B of registers when the kernel computes G's z itself (X_RANDN;
+# bench/aot_check.py: the first two on sm_90, the third on sm_80): never tried for such launches.
+RANDN_SPILLS = {(64, 32, 32, 4, 4), (32, 64, 64, 4, 3), (16, 64, 32, 4, 3)}
+
+
+def candidates(kernel: str, kind_: str, randn: bool = False) -> list[tuple]:
+    """The declared tiles of one kind of launch: its kind's list (the first tile only when
+    FASTGAN_AUTOTUNE=0), less the forward's RANDN_SPILLS when it computes z itself."""
+    tiles = [t for t in TILES[kernel][kind_]
+             if not (randn and kernel == "fwd" and t in RANDN_SPILLS)]
+    return tiles if TUNE else tiles[:1]
+
+
+def tiles_for(kernel: str, kind_: str, smem_limit: int, randn: bool = False) -> list[tuple]:
+    """The tiles the autotuner may try for one launch: its candidates, less those over the
+    block's shared memory (if none is left, the first)."""
+    tiles = candidates(kernel, kind_, randn)
     return [t for t in tiles if smem_bytes(kernel, t, ITEMSIZE[kind_]) <= smem_limit] or tiles[:1]
 
 
@@ -136,8 +148,8 @@ def _tile(c) -> tuple:
 def _configs(kernel: str):
     if INTERPRET:  # the interpreter runs one config; tl.dot needs every block dim >= 16
         return [triton.Config({"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 64}, num_warps=4)]
-    tiles = dict.fromkeys(t for per_kind in TILES[kernel].values()   # every kind's, in order
-                          for t in (per_kind if TUNE else per_kind[:1]))
+    tiles = dict.fromkeys(t for kind_ in TILES[kernel] for randn in (False, True)  # in order
+                          for t in candidates(kernel, kind_, randn))
     return [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k}, num_warps=w, num_stages=s)
             for m, n, k, w, s in tiles]
 
@@ -159,7 +171,7 @@ def _prune(kernel: str):
         if INTERPRET:
             return configs
         keep = set(tiles_for(kernel, kind(named_args["y_ptr"].dtype, kwargs["PRECISION"]),
-                             _smem_limit()))
+                             _smem_limit(), kwargs.get("X_RANDN", False)))
         return [c for c in configs if _tile(c) in keep]
     return {"prune_configs_by": {"early_config_prune": prune}}
 

@@ -134,3 +134,23 @@ def test_launches_wrap_the_kernel_only_while_traced(traced):
         got = launcher(_fwd)
     assert (got is _fwd) != traced
     assert traced == (type(got).__name__ == "TraceableTritonKernelWrapper")
+
+
+@pytest.mark.parametrize("tune", [True, False], ids=["tune", "first-tile"])
+def test_z_drawn_inside_never_tries_a_tile_that_spills(monkeypatch, tune):
+    """The forward that computes G's z itself spills 8-12 B at three tiles (the table): the
+    prune hook never keeps them for such a launch, also with the first tile only, and the
+    autotuner declares the tile that launch takes instead."""
+    import torch
+    from fastgan.kernels import linear_act as la
+    monkeypatch.setattr(la, "TUNE", tune)
+    configs = la._configs("fwd")
+    hook = la._prune("fwd")["prune_configs_by"]["early_config_prune"]
+    for limit in (aot_check.SMEM_LIMIT[90], aot_check.SMEM_LIMIT[80]):
+        monkeypatch.setattr(la, "_smem_limit", lambda: limit)
+        for precision in ("tf32", "ieee"):
+            named = {"y_ptr": torch.empty(1)}
+            kept = [la._tile(c) for c in hook(configs, named, PRECISION=precision, X_RANDN=True)]
+            assert kept and not set(kept) & la.RANDN_SPILLS, (precision, kept)
+            plain = [la._tile(c) for c in hook(configs, named, PRECISION=precision)]
+            assert plain == la.tiles_for("fwd", precision, limit)
