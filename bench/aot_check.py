@@ -37,31 +37,33 @@ def variants(target: int, subset: bool = False) -> list[dict]:
     """Every (kernel, tile, act, bias, precision, dtype, draw) the autotuner can pick on
     target: each kind's declared tiles (all of them, whatever FASTGAN_AUTOTUNE says) that fit
     its block; the draws inside (float32: D's dropout, G's z) at the layers that take them
-    (leaky_relu, with bias), z's forward without the tiles it never tries (RANDN_SPILLS)."""
+    (leaky_relu, with bias); no variant at the tiles it never tries (linear_act.SPILLS)."""
     import torch
-    from fastgan.kernels.linear_act import ITEMSIZE, RANDN_SPILLS, TILES, kind, smem_bytes
+    from fastgan.kernels.linear_act import ITEMSIZE, SPILLS, TILES, kind, smem_bytes, variant
     out = []
     for kernel, kinds in TILES.items():
         for dtype in DTYPES:
             for prec in (("ieee", "tf32") if dtype == "float32" else ("ieee",)):
                 k = kind(getattr(torch, dtype), prec)
-                fit = [t for t in kinds[k]
-                       if smem_bytes(kernel, t, ITEMSIZE[k]) <= SMEM_LIMIT[target]]
-                if subset:
-                    fit = fit[-1:]                      # the largest tile that can be picked
+                full = [t for t in kinds[k]
+                        if smem_bytes(kernel, t, ITEMSIZE[k]) <= SMEM_LIMIT[target]]
+                fit = full[-1:] if subset else full    # subset: the largest tile it can pick
                 for tile in fit:
                     for act in ACTS:
                         for bias in ((True, False) if kernel != "dx" else (False,)):
                             if subset and not bias and kernel != "dx":
                                 continue
+                            v = variant(act, bias or kernel == "dx", False, False)
+                            if tile in SPILLS.get((kernel, v), ()):
+                                continue                 # never tried for this variant
                             out.append(dict(kernel=kernel, tile=list(tile), act=act, bias=bias,
                                             precision=prec, dtype=dtype, target=target,
                                             draw="none"))
                 for draw in ("drop", "randn") if dtype == "float32" else ():
                     if draw == "randn" and kernel == "dx":
                         continue                         # z has no gradient
-                    tiles = [t for t in fit if not (draw == "randn" and kernel == "fwd"
-                                                    and t in RANDN_SPILLS)]
+                    tiles = [t for t in full if t not in SPILLS.get((kernel, draw), ())]
+                    tiles = tiles[-1:] if subset else tiles
                     out += [dict(kernel=kernel, tile=list(t), act="leaky_relu",
                                  bias=kernel != "dx", precision=prec, dtype=dtype,
                                  target=target, draw=draw) for t in tiles]

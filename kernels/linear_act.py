@@ -120,23 +120,41 @@ def kind(dtype: torch.dtype, precision: str) -> str:
     return "bf16" if dtype == torch.bfloat16 else precision
 
 
-# Forward tiles that spill 8-12 B of registers when the kernel computes G's z itself (X_RANDN;
-# bench/aot_check.py: the first two on sm_90, the third on sm_80): never tried for such launches.
-RANDN_SPILLS = {(64, 32, 32, 4, 4), (32, 64, 64, 4, 3), (16, 64, 32, 4, 3)}
+# Tiles that spill a few bytes of registers (8-32 B) in one variant of a kernel, under Triton
+# 3.9 or 3.6 (the GPU machines') on sm_90 or sm_80 (bench/aot_check.py, bench/results/ and
+# bench/results/triton36/): never tried for that variant. Variants: "randn" (G's z computed
+# inside), "drop" (D's dropout inside), "tanh-nobias".
+SPILLS = {
+    ("fwd", "randn"): {(64, 32, 32, 4, 4), (32, 64, 64, 4, 3), (16, 64, 32, 4, 3)},
+    ("fwd", "drop"): {(64, 32, 32, 4, 4), (64, 128, 32, 8, 2), (128, 64, 16, 8, 2)},
+    ("dw", "randn"): {(16, 32, 64, 4, 4)},
+    ("fwd", "tanh-nobias"): {(64, 32, 32, 4, 4), (32, 64, 64, 4, 3)},
+}
+VARIANTS = ("randn", "drop", "tanh-nobias")
 
 
-def candidates(kernel: str, kind_: str, randn: bool = False) -> list[tuple]:
+def variant(act, has_bias: bool, drop: bool, randn: bool) -> str | None:
+    """Which SPILLS variant a launch is (act: a name or ACTIVATIONS' number)."""
+    if randn:
+        return "randn"
+    if drop:
+        return "drop"
+    return "tanh-nobias" if act in ("tanh", 2) and not has_bias else None
+
+
+def candidates(kernel: str, kind_: str, variant_: str | None = None) -> list[tuple]:
     """The declared tiles of one kind of launch: its kind's list (the first tile only when
-    FASTGAN_AUTOTUNE=0), less the forward's RANDN_SPILLS when it computes z itself."""
-    tiles = [t for t in TILES[kernel][kind_]
-             if not (randn and kernel == "fwd" and t in RANDN_SPILLS)]
+    FASTGAN_AUTOTUNE=0), less those that spill in the launch's variant."""
+    avoid = SPILLS.get((kernel, variant_), ())
+    tiles = [t for t in TILES[kernel][kind_] if t not in avoid]
     return tiles if TUNE else tiles[:1]
 
 
-def tiles_for(kernel: str, kind_: str, smem_limit: int, randn: bool = False) -> list[tuple]:
+def tiles_for(kernel: str, kind_: str, smem_limit: int,
+              variant_: str | None = None) -> list[tuple]:
     """The tiles the autotuner may try for one launch: its candidates, less those over the
     block's shared memory (if none is left, the first)."""
-    tiles = candidates(kernel, kind_, randn)
+    tiles = candidates(kernel, kind_, variant_)
     return [t for t in tiles if smem_bytes(kernel, t, ITEMSIZE[kind_]) <= smem_limit] or tiles[:1]
 
 
@@ -148,8 +166,8 @@ def _tile(c) -> tuple:
 def _configs(kernel: str):
     if INTERPRET:  # the interpreter runs one config; tl.dot needs every block dim >= 16
         return [triton.Config({"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 64}, num_warps=4)]
-    tiles = dict.fromkeys(t for kind_ in TILES[kernel] for randn in (False, True)  # in order
-                          for t in candidates(kernel, kind_, randn))
+    tiles = dict.fromkeys(t for kind_ in TILES[kernel] for v in (None, *VARIANTS)  # in order
+                          for t in candidates(kernel, kind_, v))
     return [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k}, num_warps=w, num_stages=s)
             for m, n, k, w, s in tiles]
 
@@ -170,8 +188,10 @@ def _prune(kernel: str):
     def prune(configs, named_args, **kwargs):
         if INTERPRET:
             return configs
+        v = variant(kwargs.get("ACT", 0), kwargs.get("HAS_BIAS", True), kwargs.get("DROP", False),
+                    kwargs.get("X_RANDN", False))
         keep = set(tiles_for(kernel, kind(named_args["y_ptr"].dtype, kwargs["PRECISION"]),
-                             _smem_limit(), kwargs.get("X_RANDN", False)))
+                             _smem_limit(), v))
         return [c for c in configs if _tile(c) in keep]
     return {"prune_configs_by": {"early_config_prune": prune}}
 
